@@ -1,0 +1,159 @@
+"""The records that flow through newsbeam, each with the Arrow schema of its table beside it.
+
+`Article` is the one record every stage reads and returns: the read stage fills what the input
+says, clean fills `text`, entities fills `entities`, and so on. `Duplicate` and `Reject` are the
+rows of the two side tables; every input ends as exactly one Article, Duplicate or Reject.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from datetime import datetime, timezone
+from typing import Any
+
+import pyarrow as pa
+
+
+@dataclasses.dataclass
+class Entity:
+    name: str  # canonical name within the article
+    label: str  # the model's label scheme (PERSON, ORG, GPE, ...)
+    mentions: int
+    first_position: int  # character offset of the first mention in `text`
+    salience: float  # share of the article's entity mentions that name this entity
+
+
+@dataclasses.dataclass
+class Article:
+    id: str
+    source: str  # the input path as given, or the feed URL
+    url: str | None = None
+    title: str | None = None
+    published: datetime | None = None  # UTC
+    language: str | None = None
+    text: str = ""
+    word_count: int = 0
+    entities: list[Entity] = dataclasses.field(default_factory=list)
+    topic: str = "other"
+    topic_score: float = 0.0
+    story_id: str | None = None
+    content_hash: str = ""
+    run_id: str = ""
+    ingested_at: datetime | None = None
+    authors: list[str] = dataclasses.field(default_factory=list)
+    site_name: str | None = None
+    categories: list[str] = dataclasses.field(default_factory=list)  # as the input gave them
+    meta: dict[str, str] = dataclasses.field(default_factory=dict)  # extra input fields
+    # Working fields, never written: the raw input before the clean stage, and its kind.
+    raw: str = ""
+    format: str = "text"  # "text" or "html"
+
+    def to_row(self) -> dict[str, Any]:
+        row = {name: getattr(self, name) for name in ARTICLE_SCHEMA.names}
+        row["entities"] = [dataclasses.asdict(e) for e in self.entities]
+        row["meta"] = list(self.meta.items())
+        return row
+
+
+@dataclasses.dataclass
+class Duplicate:
+    source: str
+    url: str | None
+    title: str | None
+    duplicate_of: str  # the kept article's id
+    similarity: float  # 1.0 for an exact copy
+    run_id: str
+    id: str = ""  # the dropped input's own id
+    kind: str = "near"  # "exact", "url" or "near"
+
+    def to_row(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass
+class Reject:
+    source: str
+    stage: str  # read, clean, dedupe, entities, topics, write
+    error: str  # one sentence a person understands
+    run_id: str
+    url: str | None = None
+    item: str | None = None  # which item of a multi-article input (line, entry id)
+
+    def to_row(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+ENTITY_TYPE = pa.struct(
+    [
+        ("name", pa.string()),
+        ("label", pa.string()),
+        ("mentions", pa.int32()),
+        ("first_position", pa.int32()),
+        ("salience", pa.float32()),
+    ]
+)
+
+TIMESTAMP = pa.timestamp("us", tz="UTC")
+
+ARTICLE_SCHEMA = pa.schema(
+    [
+        ("id", pa.string()),
+        ("source", pa.string()),
+        ("url", pa.string()),
+        ("title", pa.string()),
+        ("published", TIMESTAMP),
+        ("language", pa.string()),
+        ("text", pa.string()),
+        ("word_count", pa.int32()),
+        ("entities", pa.list_(ENTITY_TYPE)),
+        ("topic", pa.string()),
+        ("topic_score", pa.float32()),
+        ("story_id", pa.string()),
+        ("content_hash", pa.string()),
+        ("run_id", pa.string()),
+        ("ingested_at", TIMESTAMP),
+        ("authors", pa.list_(pa.string())),
+        ("site_name", pa.string()),
+        ("categories", pa.list_(pa.string())),
+        ("meta", pa.map_(pa.string(), pa.string())),
+    ]
+)
+
+DUPLICATE_SCHEMA = pa.schema(
+    [
+        ("source", pa.string()),
+        ("url", pa.string()),
+        ("title", pa.string()),
+        ("duplicate_of", pa.string()),
+        ("similarity", pa.float32()),
+        ("run_id", pa.string()),
+        ("id", pa.string()),
+        ("kind", pa.string()),
+    ]
+)
+
+REJECT_SCHEMA = pa.schema(
+    [
+        ("source", pa.string()),
+        ("stage", pa.string()),
+        ("error", pa.string()),
+        ("run_id", pa.string()),
+        ("url", pa.string()),
+        ("item", pa.string()),
+    ]
+)
+
+
+def article_id(source: str, item: str = "") -> str:
+    """A stable id: the same input (and item within it) always gets the same id."""
+    return hashlib.sha256(f"{source}\x00{item}".encode()).hexdigest()[:20]
+
+
+def utc(value: datetime | None) -> datetime | None:
+    """The same instant in UTC; a naive datetime is taken to be UTC already."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)
