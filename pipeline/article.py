@@ -45,9 +45,11 @@ class Article:
     site_name: str | None = None
     categories: list[str] = dataclasses.field(default_factory=list)  # as the input gave them
     meta: dict[str, str] = dataclasses.field(default_factory=dict)  # extra input fields
-    # Working fields, never written: the raw input before the clean stage, and its kind.
+    # Working fields, never written: the raw input before the clean stage, its kind, and which
+    # item of a multi-article input (line number, feed entry id) it came from.
     raw: str = ""
     format: str = "text"  # "text" or "html"
+    item: str = ""
 
     def to_row(self) -> dict[str, Any]:
         row = {name: getattr(self, name) for name in ARTICLE_SCHEMA.names}

@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pyarrow.dataset as ds
+import pytest
+
+from pipeline.options import Settings
+from pipeline.run import run_pipeline
+
+REPO = Path(__file__).resolve().parents[1]
+SEEDS = REPO / "seeds"
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+def shared_data(*parts: str) -> Path:
+    """A folder of the shared evaluation data, or a skip saying it is absent."""
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"{path} is absent: the evaluation data in ../shared/data is only beside CI's clone")
+    return path
+
+
+class Lake:
+    """The outputs of one run, read back."""
+
+    def __init__(self, output: Path, manifest: dict):
+        self.output = output
+        self.manifest = manifest
+
+    def table(self, name: str) -> list[dict]:
+        folder = self.output / name
+        if not folder.exists():
+            return []
+        partitioning = "hive" if name == "articles" else None
+        return ds.dataset(folder, format="parquet", partitioning=partitioning).to_table().to_pylist()
+
+    @property
+    def articles(self) -> list[dict]:
+        return self.table("articles")
+
+    @property
+    def duplicates(self) -> list[dict]:
+        return self.table("duplicates")
+
+    @property
+    def rejects(self) -> list[dict]:
+        return self.table("rejects")
+
+
+@pytest.fixture
+def ingest(tmp_path):
+    """Run the real pipeline on the local runner: ingest(inputs, output=None, beam_args=..., settings=...)."""
+
+    def run(inputs, output: Path | None = None, beam_args: list[str] | None = None,
+            settings: Settings = Settings()) -> Lake:
+        output = output or tmp_path / "lake"
+        manifest = run_pipeline([str(i) for i in inputs], str(output), settings, beam_args)
+        return Lake(output, manifest)
+
+    return run
+
+
+@pytest.fixture
+def seed_copy(tmp_path):
+    """The five seeds copied into a fresh folder, which a test may add files to."""
+    folder = tmp_path / "inputs"
+    shutil.copytree(SEEDS, folder)
+    return folder

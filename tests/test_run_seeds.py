@@ -1,0 +1,216 @@
+"""`newsbeam run` end to end on the bundled seeds and small crafted inputs, on the local runner."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import socket
+import subprocess
+import sys
+
+import duckdb
+import pytest
+
+from conftest import SEEDS
+
+SEED_IDS = sorted(p.name for p in SEEDS.glob("*.txt"))
+
+
+@pytest.fixture(scope="module")
+def seed_lake(tmp_path_factory):
+    from conftest import Lake
+    from pipeline.run import run_pipeline
+
+    output = tmp_path_factory.mktemp("seeds") / "lake"
+    return Lake(output, run_pipeline([str(SEEDS)], str(output)))
+
+
+def by_file(rows):
+    return {r["source"].rsplit("/", 1)[-1]: r for r in rows}
+
+
+def test_each_seed_is_its_own_article(seed_lake):
+    articles = by_file(seed_lake.articles)
+    assert sorted(articles) == SEED_IDS
+    assert seed_lake.duplicates == []
+    assert seed_lake.rejects == []
+    assert len({a["id"] for a in articles.values()}) == 5
+    assert len({a["content_hash"] for a in articles.values()}) == 5
+
+
+def test_seed_titles_dates_and_text(seed_lake):
+    articles = by_file(seed_lake.articles)
+    first = articles["000_cc062cc3424a8938.txt"]
+    assert first["title"] == "Vladimir Putin and Kim Jong Un live in friendly relations with each other."
+    assert first["published"].isoformat() == "2024-02-21T19:51:00+00:00"  # 2:51 PM EST
+    assert articles["003_b398202c72675fcb.txt"]["title"].startswith("Putin's diplomatic charm")
+    assert articles["003_b398202c72675fcb.txt"]["published"].isoformat() == "2024-06-20T20:43:00+00:00"
+    assert articles["001_afd81e29f75884c0.txt"]["published"].date().isoformat() == "2024-02-20"
+    for article in articles.values():
+        assert article["language"] == "en"
+        assert article["word_count"] > 250
+        assert article["run_id"] == seed_lake.manifest["run_id"]
+        assert article["ingested_at"] is not None
+
+
+@pytest.mark.parametrize("line", [
+    "Notify of", "Inline Feedbacks", "View all comments", "Video thumbnail", "Related content",
+    "Contact the author:", "byOliver Parken|", "Images source: © PAP | KCNA", "Aurus Senat© Press materials",
+    "130989235 kimjongun putin reuters", "putin kim limousine vostochny", "Bartłomiej Nowak",
+])
+def test_boilerplate_lines_are_gone(seed_lake, line):
+    for article in seed_lake.articles:
+        assert line not in article["text"].split("\n"), (line, article["source"])
+
+
+def test_article_sentences_are_kept(seed_lake):
+    articles = by_file(seed_lake.articles)
+    assert "Both Russia and North Korea have indicated that Putin will visit Pyongyang soon." in \
+        articles["001_afd81e29f75884c0.txt"]["text"]
+    assert articles["004_6a4dff77e70ed808.txt"]["text"].rstrip().endswith(
+        "including exactly what model the Russian president bestowed upon him.")
+
+
+def test_seed_entities(seed_lake):
+    names = {}
+    for article in seed_lake.articles:
+        for entity in article["entities"]:
+            names.setdefault(entity["name"], 0)
+            names[entity["name"]] += entity["mentions"]
+    for expected in ("Vladimir Putin", "Kim Jong Un", "Pyongyang"):
+        assert names.get(expected, 0) >= 3, (expected, names)
+    assert any("Peskov" in name for name in names)
+    first = by_file(seed_lake.articles)["000_cc062cc3424a8938.txt"]
+    putin = next(e for e in first["entities"] if e["name"] == "Vladimir Putin")
+    assert putin["label"] == "PERSON" and putin["mentions"] >= 5  # 'Putin' counted as 'Vladimir Putin'
+
+
+def test_partitioned_by_topic_and_queryable_with_duckdb(seed_lake):
+    folders = sorted(p.name for p in (seed_lake.output / "articles").iterdir())
+    assert folders and all(f.startswith("topic=") for f in folders)
+    rows = duckdb.sql(
+        f"select topic, count(*) from read_parquet('{seed_lake.output}/articles/**/*.parquet', "
+        "hive_partitioning=true) group by 1").fetchall()
+    assert sum(n for _, n in rows) == 5
+    assert {t for t, _ in rows} == {f.split("=", 1)[1] for f in folders}
+
+
+def test_manifest_counts(seed_lake):
+    manifest = json.loads((seed_lake.output / "_runs" / f"{seed_lake.manifest['run_id']}.json").read_text())
+    assert manifest["counts"]["kept"] == 5
+    assert manifest["counts"]["inputs"] == 5
+    assert manifest["counts"]["duplicates"] == 0
+    assert manifest["metrics"]["read"]["files"] == 5
+    assert manifest["settings"]["ner_model"].startswith("en_core_web_sm")
+
+
+def test_copy_with_new_headline_is_a_duplicate(ingest, seed_copy):
+    # republished two days later under a new headline, with a sentence added at the end
+    body = (SEEDS / "000_cc062cc3424a8938.txt").read_text().split("\n", 2)[2]
+    (seed_copy / "copy.txt").write_text(
+        "Kremlin's gift to Pyongyang: a limousine for Kim\nFebruary 23, 2024\n" + body
+        + "\n\nThis story was updated with a statement from the Kremlin.\n")
+    lake = ingest([seed_copy])
+    assert len(lake.articles) == 5
+    [copy] = lake.duplicates
+    kept = {a["source"]: a["id"] for a in lake.articles}
+    assert copy["source"].endswith("copy.txt")
+    assert copy["duplicate_of"] == kept[str(seed_copy / "000_cc062cc3424a8938.txt")]
+    assert 0.72 <= copy["similarity"] < 1.0
+    assert copy["kind"] == "near"
+
+
+def test_exact_copy_under_another_name_is_a_duplicate(ingest, seed_copy):
+    (seed_copy / "same.txt.gz").write_bytes(gzip.compress((SEEDS / "000_cc062cc3424a8938.txt").read_bytes()))
+    lake = ingest([seed_copy])
+    [copy] = lake.duplicates
+    assert copy["similarity"] == 1.0 and copy["kind"] == "exact"
+    # the keeper is decided by rank, not by chance: same published date and length, so lowest id
+    ids = sorted([copy["id"], copy["duplicate_of"]])
+    assert copy["duplicate_of"] == ids[0]
+
+
+def test_empty_binary_and_unknown_files_are_rejected(ingest, seed_copy):
+    (seed_copy / "empty.txt").write_bytes(b"")
+    (seed_copy / "image.html").write_bytes(bytes(range(256)) * 20)
+    (seed_copy / "report.pdf").write_bytes(b"%PDF-1.4 ...")
+    (seed_copy / "short.txt").write_text("Headline\n\nToo short to be news.")
+    lake = ingest([seed_copy, seed_copy / "nothing-*.txt"])
+    rejects = {r["source"].rsplit("/", 1)[-1]: r for r in lake.rejects}
+    assert rejects["empty.txt"]["error"] == "file is empty"
+    assert "binary" in rejects["image.html"]["error"]
+    assert "unsupported file type '.pdf'" in rejects["report.pdf"]["error"]
+    assert rejects["short.txt"]["stage"] == "clean" and "too little text" in rejects["short.txt"]["error"]
+    assert "no file matches" in rejects["nothing-*.txt"]["error"]
+    assert len(lake.articles) == 5
+    counts = lake.manifest["counts"]
+    assert counts["inputs"] == counts["kept"] + counts["duplicates"] + counts["rejected"] == 10
+
+
+def test_second_run_adds_files_and_keeps_the_first(ingest, tmp_path):
+    output = tmp_path / "lake"
+    first = ingest([SEEDS], output=output)
+    first_files = sorted(p for p in output.rglob("*.parquet"))
+    second = ingest([SEEDS], output=output)
+    assert first.manifest["run_id"] != second.manifest["run_id"]
+    assert all(p.exists() for p in first_files)
+    rows = second.articles
+    assert len(rows) == 10
+    assert {r["run_id"] for r in rows} == {first.manifest["run_id"], second.manifest["run_id"]}
+    assert not list(output.rglob("*.tmp"))
+    assert len(list((output / "_runs").glob("*.json"))) == 2
+
+
+def test_two_worker_processes_give_the_same_rows(ingest, seed_copy, tmp_path):
+    (seed_copy / "same.txt").write_bytes((SEEDS / "000_cc062cc3424a8938.txt").read_bytes())
+    one = ingest([seed_copy], output=tmp_path / "one")
+    two = ingest([seed_copy], output=tmp_path / "two",
+                 beam_args=["--direct_running_mode=multi_processing", "--direct_num_workers=2"])
+
+    def comparable(lake):
+        articles = sorted((a["id"], a["topic"], a["text"], str(a["entities"]), a["story_id"]) for a in lake.articles)
+        duplicates = sorted((d["id"], d["duplicate_of"], d["similarity"]) for d in lake.duplicates)
+        return articles, duplicates
+
+    assert comparable(one) == comparable(two)
+
+
+def test_no_socket_leaves_loopback(ingest, monkeypatch):
+    """A default run opens no connection and resolves no name outside this machine."""
+    attempts = []
+    real_connect = socket.socket.connect
+
+    def guarded_connect(self, address):
+        host = address[0] if isinstance(address, tuple) else str(address)
+        if host not in ("127.0.0.1", "::1", "localhost") and not str(host).startswith("/"):
+            attempts.append(host)
+            raise OSError("test forbids non-loopback connections")
+        return real_connect(self, address)
+
+    real_getaddrinfo = socket.getaddrinfo
+
+    def guarded_getaddrinfo(host, *args, **kwargs):
+        if host not in (None, "localhost", "127.0.0.1", "::1", "0.0.0.0", "[::]", ""):
+            attempts.append(host)
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket.socket, "connect", guarded_connect)
+    monkeypatch.setattr(socket, "getaddrinfo", guarded_getaddrinfo)
+    lake = ingest([SEEDS])
+    assert len(lake.articles) == 5
+    assert attempts == []
+
+
+def test_cli_prints_summary_and_one_line_errors(tmp_path):
+    run = subprocess.run([sys.executable, "-m", "pipeline.cli", "run", str(SEEDS), "--output", str(tmp_path / "o")],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert "kept 5, duplicates 0, rejected 0" in run.stdout
+    assert "articles/s" in run.stdout
+    missing = subprocess.run([sys.executable, "-m", "pipeline.cli", "run", "no/such/dir", "--output", str(tmp_path / "o")],
+                             capture_output=True, text=True, timeout=60)
+    assert missing.returncode == 1
+    assert missing.stderr.strip() == "newsbeam: error: input 'no/such/dir' does not exist"
+    help_text = subprocess.run([sys.executable, "-m", "pipeline.cli", "run", "--help"],
+                               capture_output=True, text=True, timeout=60).stdout
+    assert "example:" in help_text and "newsbeam run seeds/ --output out" in help_text

@@ -1,0 +1,56 @@
+"""Publication dates as found in articles, to UTC datetimes."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from dateutil import parser as dateutil_parser
+from dateutil.tz import gettz
+
+from pipeline.article import utc
+
+# North American and common zone abbreviations; dateutil knows only UTC/GMT by itself.
+_ZONES = {
+    name: gettz(zone)
+    for name, zone in {
+        "EST": "America/New_York", "EDT": "America/New_York",
+        "CST": "America/Chicago", "CDT": "America/Chicago",
+        "MST": "America/Denver", "MDT": "America/Denver",
+        "PST": "America/Los_Angeles", "PDT": "America/Los_Angeles",
+        "BST": "Europe/London", "CET": "Europe/Paris", "CEST": "Europe/Paris",
+        "MSK": "Europe/Moscow", "KST": "Asia/Seoul", "JST": "Asia/Tokyo",
+    }.items()
+}
+_MONTHS = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
+# A line that is nothing but a date (and maybe a time and zone), in the usual newsroom shapes.
+DATE_LINE = re.compile(
+    r"^\s*(?:(?:published|updated|date|posted)[:\s]+)?"
+    r"(?:\d{1,2}:\d{2}\s*(?:[ap]\.?m\.?)?\s*[a-z]{0,4},?\s*)?"  # a leading time: 2:51 PM EST,
+    r"(?:[a-z]+day,?\s*)?"
+    r"(?:" + _MONTHS + r"\s+\d{1,2},?\s+\d{4}"  # February 21, 2024
+    r"|\d{1,2}\s+" + _MONTHS + r",?\s+\d{4}"  # 20 June 2024
+    r"|\d{4}-\d{2}-\d{2}(?:[t\s]\d{2}:\d{2}(?::\d{2})?(?:\.\d+)?(?:z|[+-]\d{2}:?\d{2})?)?)"  # ISO
+    r"(?:,?\s*(?:at\s+)?\d{1,2}:\d{2}(?::\d{2})?\s*(?:[ap]\.?m\.?)?\s*(?:[a-z]{2,4})?)?\s*$",
+    re.IGNORECASE,
+)
+# A date at the head of a line of text: ' date 2024-02-20 FLY. Russian President ...'
+DATE_PREFIX = re.compile(r"^\s*date\s+(\d{4}-\d{2}-\d{2})\s+", re.IGNORECASE)
+
+
+def parse_date(value: str | None) -> datetime | None:
+    """A date string in any common shape to UTC; a date with no zone is taken as UTC."""
+    if not value or not value.strip():
+        return None
+    text = re.sub(r"^\s*(?:published|updated|date|posted)[:\s]+", "", value.strip(), flags=re.I)
+    try:
+        parsed = dateutil_parser.parse(text, tzinfos=_ZONES, fuzzy=True)
+    except (ValueError, OverflowError):
+        return None
+    if not 1900 <= parsed.year <= 2100:
+        return None
+    return utc(parsed)
+
+
+def is_date_line(line: str) -> bool:
+    return bool(DATE_LINE.match(line))

@@ -1,0 +1,61 @@
+"""Topics stage: each article's topic slug (the output's partition key) and its probability."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Iterator
+
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+
+from pipeline.article import Article
+from pipeline.options import Settings
+from transforms.rejects import REJECTS, reject_article
+from transforms.topic_model import TopicModel, safe_slug
+
+STAGE = "topics"
+BATCH_SIZE = 256
+
+
+class ClassifyTopics(beam.PTransform):
+    def __init__(self, settings: Settings = Settings()):
+        super().__init__()
+        self.settings = settings
+
+    def expand(self, articles):
+        classified = (
+            articles
+            | "Batch" >> beam.BatchElements(min_batch_size=16, max_batch_size=BATCH_SIZE)
+            | "Classify" >> beam.ParDo(ClassifyBatch(self.settings)).with_outputs(REJECTS, main="articles")
+        )
+        return classified.articles, classified.rejects
+
+
+class ClassifyBatch(beam.DoFn):
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.msecs = Metrics.counter(STAGE, "msecs")
+        self.rejected = Metrics.counter(STAGE, "rejected")
+
+    def setup(self):
+        self.model = TopicModel.load()
+        if self.settings.topic_threshold is not None:
+            self.model.threshold = self.settings.topic_threshold
+
+    def process(self, batch: list[Article]) -> Iterator:
+        started = time.perf_counter()
+        try:
+            predictions = self.model.predict([a.title for a in batch], [a.text for a in batch],
+                                             [a.categories for a in batch])
+        except Exception:  # noqa: BLE001 - classify one by one so a bad article rejects only itself
+            predictions = None
+        for position, article in enumerate(batch):
+            try:
+                topic, score = (predictions[position] if predictions is not None else
+                                self.model.predict([article.title], [article.text], [article.categories])[0])
+                yield dataclasses.replace(article, topic=safe_slug(topic), topic_score=float(score))
+            except Exception as error:  # noqa: BLE001
+                self.rejected.inc()
+                yield reject_article(STAGE, error, article)
+        self.msecs.inc(int((time.perf_counter() - started) * 1000))
