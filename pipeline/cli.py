@@ -1,42 +1,23 @@
-"""The `newsbeam` command."""
+"""The `newsbeam` command: one clear line on error, the traceback only with --verbose."""
 
 from __future__ import annotations
 
 import argparse
-import glob
 import logging
-import os
 import sys
-import time
 
-from pipeline.options import Settings
+from pipeline.commands import run
 
 LOG = logging.getLogger("newsbeam")
 
 DESCRIPTION = """\
 newsbeam: news ingest on Apache Beam. It reads article files or feeds, strips boilerplate,
 removes near-identical copies, tags named entities, classifies topics and writes Parquet
-partitioned by topic."""
+partitioned by topic. `newsbeam COMMAND --help` explains each command, with an example."""
 
-RUN_HELP = """\
-Read INPUT files, directories (recursively) or globs (.txt, .html, .htm, each also .gz) and
-write a Parquet lake to --output:
-
-  DIR/articles/topic=<topic>/*.parquet   one row per kept article
-  DIR/duplicates/*.parquet               one row per input dropped as a copy of a kept article
-  DIR/rejects/*.parquet                  one row per input that could not be used, with the reason
-  DIR/_runs/<run_id>.json                the run's counts, timings and options
-
-Every input lands in exactly one of the three tables. A second run into the same DIR adds its
-own files beside the first run's. Any other --flag is passed to Apache Beam (for example
---runner, --direct_num_workers); by default the job runs locally on Beam's FnApiRunner, which
-never touches the network.
-
-example:
-  newsbeam run seeds/ --output out
-  newsbeam run 'exports/**/*.html.gz' notes.txt --output lake \\
-      --direct_running_mode=multi_processing --direct_num_workers=2
-"""
+COMMANDS = {"run": run}
+# Commands that pass the flags they do not know on to Apache Beam.
+PASSES_BEAM_FLAGS = {"run"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,32 +25,21 @@ def build_parser() -> argparse.ArgumentParser:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-v", "--verbose", action="store_true", help="log more, and show tracebacks")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-
-    run = commands.add_parser("run", help="ingest files into a Parquet lake", description=RUN_HELP,
-                              formatter_class=argparse.RawDescriptionHelpFormatter)
-    run.add_argument("inputs", nargs="+", metavar="INPUT", help="a file, a directory or a glob")
-    run.add_argument("--output", "-o", required=True, metavar="DIR", help="the lake to write to")
-    defaults = Settings()
-    run.add_argument("--min-words", type=int, default=defaults.min_words,
-                     help=f"fewer words is not an article, it is rejected (default {defaults.min_words})")
-    run.add_argument("--ner-model", default=defaults.ner_model,
-                     help=f"spaCy model for named entities (default {defaults.ner_model})")
-    run.add_argument("--topic-threshold", type=float, default=None,
-                     help="below this probability the topic is 'other' (default: the model's own)")
-    run.add_argument("--write-shards", type=int, default=defaults.write_shards,
-                     help=f"Parquet files per topic per run (default {defaults.write_shards})")
+    for name, module in COMMANDS.items():
+        command = commands.add_parser(name, help=module.HELP, description=module.DESCRIPTION,
+                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+        module.add_arguments(command)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args, beam_args = parser.parse_known_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command not in PASSES_BEAM_FLAGS:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     configure_logging(args.verbose)
-    if args.command == "run" and any(not a.startswith("-") for a in beam_args):
-        stray = next(a for a in beam_args if not a.startswith("-"))
-        parser.error(f"unexpected argument '{stray}' (inputs come before the --flags)")
     try:
-        return run_command(args, beam_args)
+        return COMMANDS[args.command].main(args, extra)
     except KeyboardInterrupt:
         print("newsbeam: interrupted", file=sys.stderr)
         return 130
@@ -83,45 +53,8 @@ def main(argv: list[str] | None = None) -> int:
 def configure_logging(verbose: bool) -> None:
     logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s", stream=sys.stderr)
     LOG.setLevel(logging.DEBUG if verbose else logging.INFO)
-    # Beam logs every bundle at INFO and warns about options it passes on; keep the terminal for us.
+    # Beam logs every bundle at INFO and warns about the options it passes on; keep the terminal for us.
     logging.getLogger("apache_beam").setLevel(logging.INFO if verbose else logging.ERROR)
-
-
-def run_command(args, beam_args: list[str]) -> int:
-    from pipeline.run import run_pipeline
-
-    for given in args.inputs:
-        if "://" not in given and not glob.has_magic(given) and not os.path.exists(given):
-            raise ValueError(f"input '{given}' does not exist")
-    settings = Settings(min_words=args.min_words, ner_model=args.ner_model,
-                        topic_threshold=args.topic_threshold, write_shards=args.write_shards)
-    started = time.monotonic()
-    manifest = run_pipeline(args.inputs, args.output, settings, beam_args)
-    print(summary_table(manifest, time.monotonic() - started))
-    return 0
-
-
-def summary_table(manifest: dict, seconds: float) -> str:
-    counts = manifest["counts"]
-    metrics = manifest["metrics"]
-    read = metrics.get("read", {})
-    lines = [
-        f"run {manifest['run_id']}: {read.get('files', 0)} files, {counts['inputs']} articles in "
-        f"{seconds:.1f} s ({counts['inputs'] / max(seconds, 1e-9):.1f} articles/s)",
-        "",
-        f"{'stage':<10}{'rejected':>10}{'seconds':>10}",
-    ]
-    for stage in ("read", "clean", "dedupe", "entities", "topics"):
-        rejected = counts["rejected_by_stage"].get(stage, 0)
-        msecs = metrics.get(stage, {}).get("msecs")
-        lines.append(f"{stage:<10}{rejected:>10}{'' if msecs is None else f'{msecs / 1000:.1f}':>10}")
-    lines += [
-        "",
-        f"kept {counts['kept']}, duplicates {counts['duplicates']}, rejected {counts['rejected']}",
-        "topics: " + (", ".join(f"{t} {n}" for t, n in counts["per_topic"].items()) or "none"),
-        f"output: {manifest['output']} (manifest {manifest['manifest']})",
-    ]
-    return "\n".join(lines)
 
 
 if __name__ == "__main__":
