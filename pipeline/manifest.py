@@ -1,15 +1,12 @@
 """The run manifest `DIR/_runs/<run_id>.json`: what a run read, kept, dropped and rejected.
 
-Counts come from the Parquet files the run committed (their footers, and the `stage` column of
-the rejects), not from runner metrics, so they are exact on any runner and under retries.
-Stage timings come from the stages' metrics counters. The manifest is written last: a run
-without one did not finish.
+Counts come from the Parquet files the run wrote (their footers, and the `stage` column of the
+rejects), not from runner metrics, so they are exact on any runner and under retries. Stage
+timings come from the stages' metrics counters.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import uuid
 from collections import Counter
 from datetime import datetime, timezone
@@ -18,16 +15,18 @@ from typing import Any
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
-STAGES = ("read", "clean", "dedupe", "entities", "topics")
+from pipeline.article import DUPLICATE_SCHEMA, REJECT_SCHEMA
+from sinks.parquet import AtomicParquetFile
+
+TABLES = ("articles", "duplicates", "rejects")
 
 
-def run_files(output: str, table: str, run_id: str) -> list[str]:
-    pattern = FileSystems.join(output, table, "**", f"{run_id}-*.parquet")
-    flat = FileSystems.join(output, table, f"{run_id}-*.parquet")
+def table_files(root: str, table: str) -> list[str]:
+    """The Parquet files of a table under `root`, relative to `root`."""
     found = set()
-    for result in FileSystems.match([pattern, flat]):
-        found.update(m.path for m in result.metadata_list)
-    return sorted(found)
+    for pattern in (FileSystems.join(root, table, "*.parquet"), FileSystems.join(root, table, "**", "*.parquet")):
+        found.update(m.path for m in FileSystems.match([pattern])[0].metadata_list)
+    return sorted(path[len(root):].lstrip("/") for path in found)
 
 
 def _rows(path: str) -> int:
@@ -43,37 +42,34 @@ def _column_counts(paths: list[str], column: str) -> Counter:
     return counts
 
 
-def count_outputs(output: str, run_id: str) -> dict[str, Any]:
-    articles = run_files(output, "articles", run_id)
-    duplicates = run_files(output, "duplicates", run_id)
-    rejects = run_files(output, "rejects", run_id)
+def count_outputs(root: str) -> dict[str, Any]:
+    """The counts of one run's tables, written under `root`."""
+    files = {table: table_files(root, table) for table in TABLES}
     per_topic: Counter = Counter()
-    for path in articles:
+    for path in files["articles"]:
         topic = next((p.split("=", 1)[1] for p in path.split("/") if p.startswith("topic=")), "")
-        per_topic[topic] += _rows(path)
+        per_topic[topic] += _rows(FileSystems.join(root, path))
     kept = sum(per_topic.values())
-    dropped = sum(_rows(p) for p in duplicates)
-    rejected_by_stage = _column_counts(rejects, "stage")
+    dropped = sum(_rows(FileSystems.join(root, p)) for p in files["duplicates"])
+    rejected_by_stage = _column_counts([FileSystems.join(root, p) for p in files["rejects"]], "stage")
+    rejected = sum(rejected_by_stage.values())
     return {
         "kept": kept,
         "duplicates": dropped,
-        "rejected": sum(rejected_by_stage.values()),
-        "inputs": kept + dropped + sum(rejected_by_stage.values()),
+        "rejected": rejected,
+        "inputs": kept + dropped + rejected,
         "per_topic": dict(sorted(per_topic.items())),
         "rejected_by_stage": dict(sorted(rejected_by_stage.items())),
-        "files": {"articles": articles, "duplicates": duplicates, "rejects": rejects},
+        "files": files,
     }
 
 
-def write_empty_tables(output: str, run_id: str) -> None:
+def write_empty_tables(root: str, run_id: str) -> None:
     """Give the duplicates and rejects tables a file even when this run had no such rows, so
     that a query over them finds the table (with its schema) rather than no files at all."""
-    from pipeline.article import DUPLICATE_SCHEMA, REJECT_SCHEMA
-    from sinks.parquet import AtomicParquetFile
-
     for table, schema in (("duplicates", DUPLICATE_SCHEMA), ("rejects", REJECT_SCHEMA)):
-        if not run_files(output, table, run_id):
-            AtomicParquetFile(FileSystems.join(output, table, f"{run_id}-000-000.parquet"), schema).commit()
+        if not table_files(root, table):
+            AtomicParquetFile(FileSystems.join(root, table, f"{run_id}-000-000.parquet"), schema).commit()
 
 
 def stage_metrics(result) -> dict[str, dict[str, int]]:
@@ -89,17 +85,6 @@ def stage_metrics(result) -> dict[str, dict[str, int]]:
         stage = by_stage.setdefault(key.namespace, {})
         stage[key.name] = stage.get(key.name, 0) + int(value or 0)
     return by_stage
-
-
-def write_manifest(output: str, run_id: str, manifest: dict[str, Any]) -> str:
-    path = FileSystems.join(output, "_runs", f"{run_id}.json")
-    if "://" not in path:
-        os.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
-    temporary = path + ".tmp"
-    with FileSystems.create(temporary) as handle:
-        handle.write(json.dumps(manifest, indent=2, sort_keys=True, default=str).encode())
-    FileSystems.rename([temporary], [path])
-    return path
 
 
 def new_run_id(now: datetime | None = None) -> str:

@@ -10,7 +10,8 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from pipeline.graph import IngestArticles, WriteLake
-from pipeline.manifest import count_outputs, new_run_id, stage_metrics, write_empty_tables, write_manifest
+from pipeline.commit import commit_run, lake_lock, recover, staging_root
+from pipeline.manifest import count_outputs, new_run_id, stage_metrics, write_empty_tables
 from pipeline.options import DEFAULT_RUNNER, LOCAL_STREAMING_RUNNER, Settings
 
 
@@ -40,17 +41,24 @@ def installed_ner_model(settings: Settings) -> str:
 
 def run_pipeline(inputs: list[str], output: str, settings: Settings = Settings(),
                  beam_args: list[str] | None = None, run_id: str | None = None) -> dict:
-    run_id = run_id or new_run_id()
+    """Run the pipeline into `output`, holding its lock, and commit the run; returns the manifest."""
+    with lake_lock(output):
+        recover(output)
+        return _run_and_commit(inputs, output, settings, beam_args or [], run_id or new_run_id())
+
+
+def _run_and_commit(inputs, output, settings, beam_args, run_id) -> dict:
     settings = dataclasses.replace(settings, ner_model=installed_ner_model(settings))
-    options = pipeline_options(beam_args or [])
+    options = pipeline_options(beam_args)
+    staging = staging_root(output, run_id)
     started_at = datetime.now(timezone.utc)
     started = time.monotonic()
     pipeline = beam.Pipeline(options=options)
     outputs = pipeline | "Ingest" >> IngestArticles(inputs, run_id, settings)
-    outputs | "Write" >> WriteLake(output, run_id, settings)
+    outputs | "Write" >> WriteLake(staging, run_id, settings)
     result = pipeline.run()
     result.wait_until_finish()
-    write_empty_tables(output, run_id)
+    write_empty_tables(staging, run_id)
     manifest = {
         "run_id": run_id,
         "started_at": started_at.isoformat(),
@@ -59,9 +67,9 @@ def run_pipeline(inputs: list[str], output: str, settings: Settings = Settings()
         "output": output,
         "runner": options.view_as(StandardOptions).runner,
         "settings": dataclasses.asdict(settings),
-        "beam_args": beam_args or [],
-        "counts": count_outputs(output, run_id),
+        "beam_args": beam_args,
+        "counts": count_outputs(staging),
         "metrics": stage_metrics(result),
     }
-    manifest["manifest"] = write_manifest(output, run_id, manifest)
+    manifest["manifest"] = commit_run(output, run_id, manifest)
     return manifest

@@ -1,0 +1,105 @@
+"""A run becomes visible all at once; a crash at any moment leaves the lake consistent."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from apache_beam.io.filesystems import FileSystems
+
+import pipeline.run
+from conftest import SEEDS, Lake
+from pipeline.commit import LakeLocked, lake_lock, recover
+from pipeline.run import run_pipeline
+
+
+def visible_parquet(output):
+    return sorted(p for p in output.rglob("*.parquet") if "_staging" not in p.parts)
+
+
+def committed_run_ids(output):
+    return {p.stem for p in (output / "_runs").glob("*.json")} if (output / "_runs").exists() else set()
+
+
+def assert_consistent(output):
+    """Every visible file belongs to a committed run, and nothing half-written is visible."""
+    runs = committed_run_ids(output)
+    for path in visible_parquet(output):
+        assert path.name.rsplit("-", 2)[0] in runs, path
+    assert not [p for p in output.rglob("*.tmp") if "_staging" not in p.parts]
+
+
+def test_crash_before_the_commit_point_shows_nothing_and_is_discarded(tmp_path, monkeypatch):
+    output = tmp_path / "lake"
+
+    def crash(*args, **kwargs):
+        raise SystemExit("killed")
+
+    monkeypatch.setattr(pipeline.run, "commit_run", crash)
+    with pytest.raises(SystemExit):
+        run_pipeline([str(SEEDS)], str(output))
+    assert visible_parquet(output) == []
+    assert list((output / "_staging").iterdir())
+    monkeypatch.undo()
+    manifest = run_pipeline([str(SEEDS)], str(output))
+    assert not (output / "_staging").exists() or not list((output / "_staging").iterdir())
+    assert len(Lake(output, manifest).articles) == 5
+    assert_consistent(output)
+
+
+def test_crash_while_committing_is_finished_by_the_next_writer(tmp_path, monkeypatch):
+    output = tmp_path / "lake"
+    renames = []
+    real_rename = FileSystems.rename
+
+    def rename_then_die(sources, targets):
+        if sources[0].endswith(".parquet") and "_staging" not in targets[0]:  # a commit's move
+            if len(renames) == 2:
+                raise SystemExit("killed mid-commit")
+            renames.append(targets)
+        return real_rename(sources, targets)
+
+    monkeypatch.setattr(FileSystems, "rename", staticmethod(rename_then_die))
+    with pytest.raises(SystemExit):
+        run_pipeline([str(SEEDS)], str(output))
+    monkeypatch.undo()
+    assert committed_run_ids(output) == set()
+    [line] = recover(str(output))
+    assert line.startswith("finished committing run")
+    [run_id] = committed_run_ids(output)
+    manifest = json.loads((output / "_runs" / f"{run_id}.json").read_text())
+    assert manifest["counts"]["kept"] == 5
+    assert len(Lake(output, manifest).articles) == 5
+    assert_consistent(output)
+
+
+def test_a_second_writer_is_refused(tmp_path):
+    output = tmp_path / "lake"
+    with lake_lock(str(output)):
+        with pytest.raises(LakeLocked, match="is being written by process"):
+            run_pipeline([str(SEEDS)], str(output))
+
+
+def test_kill_9_at_several_points_then_rerun(tmp_path):
+    output = tmp_path / "lake"
+    command = [sys.executable, "-m", "pipeline.cli", "run", str(SEEDS), "--output", str(output)]
+    for delay in (0.5, 1.5, 2.5, 3.5, 4.5):
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(delay)
+        if process.poll() is None:
+            os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+        assert_consistent(output)
+    finished = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert finished.returncode == 0, finished.stderr
+    assert_consistent(output)
+    assert not (output / "_staging").exists() or not list((output / "_staging").iterdir())
+    for run_id in committed_run_ids(output):
+        manifest = json.loads((output / "_runs" / f"{run_id}.json").read_text())
+        files = [f for table in manifest["counts"]["files"].values() for f in table]
+        assert all((output / f).exists() for f in files)
