@@ -51,10 +51,17 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def configure_logging(verbose: bool) -> None:
-    logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s", stream=sys.stderr)
+    """newsbeam's own lines on stderr; other libraries' only with --verbose.
+
+    Beam logs every bundle at INFO and warns, on the root logger, about optional Google Cloud
+    clients it does not need: noise in a terminal.
+    """
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+    LOG.addHandler(handler)
+    LOG.propagate = False
     LOG.setLevel(logging.DEBUG if verbose else logging.INFO)
-    # Beam logs every bundle at INFO and warns about the options it passes on; keep the terminal for us.
-    logging.getLogger("apache_beam").setLevel(logging.INFO if verbose else logging.ERROR)
+    logging.basicConfig(level=logging.INFO if verbose else logging.CRITICAL, format="%(name)s: %(message)s")
 
 
 if __name__ == "__main__":
