@@ -86,6 +86,25 @@ class Reject:
         return dataclasses.asdict(self)
 
 
+@dataclasses.dataclass
+class LedgerRow:
+    """Per source and run: how many items were read, and where each one ended."""
+
+    source: str
+    read: int
+    kept: int
+    duplicates: int
+    rejected: int
+    run_id: str
+
+    def to_row(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @property
+    def balanced(self) -> bool:
+        return self.read == self.kept + self.duplicates + self.rejected
+
+
 ENTITY_TYPE = pa.struct(
     [
         ("name", pa.string()),
@@ -143,6 +162,17 @@ REJECT_SCHEMA = pa.schema(
         ("run_id", pa.string()),
         ("url", pa.string()),
         ("item", pa.string()),
+    ]
+)
+
+LEDGER_SCHEMA = pa.schema(
+    [
+        ("source", pa.string()),
+        ("read", pa.int64()),
+        ("kept", pa.int64()),
+        ("duplicates", pa.int64()),
+        ("rejected", pa.int64()),
+        ("run_id", pa.string()),
     ]
 )
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import apache_beam as beam
 
-from pipeline.article import ARTICLE_SCHEMA, DUPLICATE_SCHEMA, REJECT_SCHEMA
+from pipeline.article import ARTICLE_SCHEMA, DUPLICATE_SCHEMA, LEDGER_SCHEMA, REJECT_SCHEMA
+from pipeline.ledger import Ledger
 from pipeline.options import Settings
 from sinks.parquet import WriteParquetTable
 from transforms.clean import CleanArticles
@@ -17,7 +18,7 @@ from transforms.topics import ClassifyTopics
 
 
 class IngestArticles(beam.PTransform):
-    """Input paths to the three outputs: kept articles, duplicates and rejects."""
+    """Input paths to the three outputs (kept articles, duplicates, rejects) and the ledger."""
 
     def __init__(self, inputs: list[str], run_id: str, settings: Settings = Settings()):
         super().__init__()
@@ -34,11 +35,13 @@ class IngestArticles(beam.PTransform):
         classified, topic_rejects = tagged | "Topics" >> ClassifyTopics(s)
         articles = classified | "Stories" >> AssignStories()
         rejects = (read_rejects, clean_rejects, entity_rejects, topic_rejects) | "AllRejects" >> beam.Flatten()
-        return articles, duplicates, rejects
+        read = (raw, read_rejects) | "AllRead" >> beam.Flatten()
+        ledger = {"read": read, "kept": articles, "duplicates": duplicates, "rejected": rejects} | "Ledger" >> Ledger(self.run_id)
+        return articles, duplicates, rejects, ledger
 
 
 class WriteLake(beam.PTransform):
-    """The three outputs to `DIR/articles/topic=<slug>/`, `DIR/duplicates/`, `DIR/rejects/`."""
+    """The outputs to `DIR/articles/topic=<slug>/`, `DIR/duplicates/`, `DIR/rejects/`, `DIR/ledger/`."""
 
     def __init__(self, output: str, run_id: str, settings: Settings = Settings()):
         super().__init__()
@@ -47,7 +50,7 @@ class WriteLake(beam.PTransform):
         self.settings = settings
 
     def expand(self, outputs):
-        articles, duplicates, rejects = outputs
+        articles, duplicates, rejects, ledger = outputs
         files = dict(rows_per_file=self.settings.rows_per_file, row_group_rows=self.settings.row_group_rows,
                      shards=self.settings.write_shards)
         return (
@@ -58,4 +61,6 @@ class WriteLake(beam.PTransform):
                 self.output, "duplicates", DUPLICATE_SCHEMA, self.run_id, **files),
             rejects | "WriteRejects" >> WriteParquetTable(
                 self.output, "rejects", REJECT_SCHEMA, self.run_id, **files),
+            ledger | "WriteLedger" >> WriteParquetTable(
+                self.output, "ledger", LEDGER_SCHEMA, self.run_id, **files),
         ) | "AllFiles" >> beam.Flatten()

@@ -18,7 +18,7 @@ from apache_beam.io.filesystems import FileSystems
 from pipeline.article import DUPLICATE_SCHEMA, REJECT_SCHEMA
 from sinks.parquet import AtomicParquetFile
 
-TABLES = ("articles", "duplicates", "rejects")
+TABLES = ("articles", "duplicates", "rejects", "ledger")
 
 
 def table_files(root: str, table: str) -> list[str]:
@@ -53,13 +53,16 @@ def count_outputs(root: str) -> dict[str, Any]:
     dropped = sum(_rows(FileSystems.join(root, p)) for p in files["duplicates"])
     rejected_by_stage = _column_counts([FileSystems.join(root, p) for p in files["rejects"]], "stage")
     rejected = sum(rejected_by_stage.values())
+    ledger = _column_counts([FileSystems.join(root, p) for p in files["ledger"]], "read")
     return {
+        "read": sum(value * times for value, times in ledger.items()),
         "kept": kept,
         "duplicates": dropped,
         "rejected": rejected,
         "inputs": kept + dropped + rejected,
         "per_topic": dict(sorted(per_topic.items())),
         "rejected_by_stage": dict(sorted(rejected_by_stage.items())),
+        "sources": sum(ledger.values()),
         "files": files,
     }
 

@@ -103,3 +103,45 @@ def test_kill_9_at_several_points_then_rerun(tmp_path):
         manifest = json.loads((output / "_runs" / f"{run_id}.json").read_text())
         files = [f for table in manifest["counts"]["files"].values() for f in table]
         assert all((output / f).exists() for f in files)
+
+
+def check(output):
+    return subprocess.run([sys.executable, "-m", "pipeline.cli", "check", str(output)],
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_check_passes_a_good_lake_and_names_each_problem(tmp_path):
+    output = tmp_path / "lake"
+    run_pipeline([str(SEEDS)], str(output))
+    good = check(output)
+    assert good.returncode == 0, good.stderr
+    assert good.stdout.startswith("lake OK: 1 run(s), 5 articles, 0 duplicates, 0 rejects; 5 source ledgers balance")
+
+    [article_file] = (output / "articles").rglob("*.parquet")
+    article_file.write_bytes(article_file.read_bytes()[:100])
+    (output / "duplicates" / "stray.parquet").write_bytes((output / "ledger").glob("*.parquet").__next__().read_bytes())
+    (output / "rejects" / "half.parquet.tmp").write_bytes(b"")
+    bad = check(output)
+    assert bad.returncode == 1
+    problems = bad.stderr
+    assert "is not a readable Parquet file" in problems
+    assert "duplicates/stray.parquet belongs to no finished run" in problems
+    assert "half.parquet.tmp is a leftover temporary file" in problems
+    assert "its manifest counts 5 articles rows, the files hold 0" in problems
+
+
+def test_check_catches_an_article_lost_between_stages(tmp_path, monkeypatch):
+    """The ledger is counted inside the run, so a stage that drops an item shows up."""
+    from transforms.entities import TagBatch
+
+    real_process = TagBatch.process
+
+    def drop_the_first(self, batch):
+        yield from list(real_process(self, batch))[1:]
+
+    monkeypatch.setattr(TagBatch, "process", drop_the_first)
+    output = tmp_path / "lake"
+    run_pipeline([str(SEEDS)], str(output))
+    result = check(output)
+    assert result.returncode == 1
+    assert "had 1 items read but 0 accounted for" in result.stderr

@@ -1,0 +1,114 @@
+"""`newsbeam check`: verify a lake against its manifests, schemas and ledgers."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections import Counter
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from apache_beam.io.filesystems import FileSystems
+
+from pipeline.article import ARTICLE_SCHEMA, DUPLICATE_SCHEMA, LEDGER_SCHEMA, REJECT_SCHEMA
+from pipeline.commit import STAGING
+from pipeline.manifest import TABLES, table_files
+from transforms.topic_model import TOPICS
+
+SCHEMAS = {"articles": ARTICLE_SCHEMA, "duplicates": DUPLICATE_SCHEMA, "rejects": REJECT_SCHEMA,
+           "ledger": LEDGER_SCHEMA}
+COUNTS = {"articles": "kept", "duplicates": "duplicates", "rejects": "rejected"}
+
+
+@dataclasses.dataclass
+class CheckReport:
+    runs: int = 0
+    rows: Counter = dataclasses.field(default_factory=Counter)
+    sources: int = 0
+    problems: list[str] = dataclasses.field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def check_lake(output: str) -> CheckReport:
+    report = CheckReport()
+    runs_folder = FileSystems.join(output, "_runs")
+    if not FileSystems.exists(output):
+        report.problems.append(f"{output} does not exist")
+        return report
+    manifests = [m.path for m in FileSystems.match([FileSystems.join(runs_folder, "*.json")])[0].metadata_list]
+    listed: set[str] = set()
+    for path in sorted(manifests):
+        listed |= _check_run(output, path, report)
+    for table in TABLES:
+        for relative in table_files(output, table):
+            if relative not in listed:
+                report.problems.append(f"{relative} belongs to no finished run (no manifest lists it)")
+    for temporary in FileSystems.match([FileSystems.join(output, "**.tmp")])[0].metadata_list:
+        if f"/{STAGING}/" not in temporary.path:
+            report.problems.append(f"{temporary.path} is a leftover temporary file")
+    staging = FileSystems.join(output, STAGING)
+    if FileSystems.exists(staging) and FileSystems.match([FileSystems.join(staging, "**")])[0].metadata_list:
+        report.problems.append(f"{staging} holds an unfinished run: the next run, or `newsbeam check --repair`, "
+                               "finishes or discards it")
+    return report
+
+
+def _check_run(output: str, manifest_path: str, report: CheckReport) -> set[str]:
+    try:
+        with FileSystems.open(manifest_path) as handle:
+            manifest = json.loads(handle.read())
+        files = manifest["counts"]["files"]
+    except (ValueError, KeyError, OSError) as error:
+        report.problems.append(f"manifest {manifest_path} is unreadable: {error}")
+        return set()
+    report.runs += 1
+    run_id = manifest.get("run_id", manifest_path)
+    listed = set()
+    for table in TABLES:
+        rows = 0
+        for relative in files.get(table, []):
+            listed.add(relative)
+            table_rows = _check_file(output, table, relative, report)
+            if table_rows is not None:
+                rows += table_rows.num_rows
+                if table == "ledger":
+                    _check_ledger(run_id, table_rows, manifest, report)
+        report.rows[table] += rows
+        expected = manifest["counts"].get(COUNTS.get(table, ""), None)
+        if expected is not None and expected != rows:
+            report.problems.append(f"run {run_id}: its manifest counts {expected} {table} rows, the files hold {rows}")
+    return listed
+
+
+def _check_file(output: str, table: str, relative: str, report: CheckReport) -> pa.Table | None:
+    path = FileSystems.join(output, relative)
+    if not FileSystems.exists(path):
+        report.problems.append(f"{relative} is listed in a manifest but missing")
+        return None
+    try:
+        with FileSystems.open(path) as handle:
+            data = pq.read_table(handle)
+    except Exception as error:  # noqa: BLE001 - any unreadable file is a finding, not a crash
+        report.problems.append(f"{relative} is not a readable Parquet file: {error}")
+        return None
+    if not data.schema.equals(SCHEMAS[table], check_metadata=False):
+        report.problems.append(f"{relative} does not have the declared {table} schema")
+    if table == "articles":
+        folder = next((p.split("=", 1)[1] for p in relative.split("/") if p.startswith("topic=")), None)
+        topics = set(data.column("topic").to_pylist())
+        if folder not in TOPICS or topics - {folder}:
+            report.problems.append(f"{relative} holds topics {sorted(topics)} in folder topic={folder}")
+    return data
+
+
+def _check_ledger(run_id: str, ledger: pa.Table, manifest: dict, report: CheckReport) -> None:
+    for row in ledger.to_pylist():
+        report.sources += 1
+        outcome = row["kept"] + row["duplicates"] + row["rejected"]
+        if row["read"] != outcome:
+            report.problems.append(
+                f"run {run_id}: {row['source']} had {row['read']} items read but {outcome} accounted for "
+                f"({row['kept']} kept, {row['duplicates']} duplicates, {row['rejected']} rejected)")
