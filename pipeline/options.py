@@ -7,12 +7,19 @@ It is a frozen dataclass so that it pickles to Beam workers unchanged.
 from __future__ import annotations
 
 import dataclasses
+from datetime import timedelta
 
 # Beam 2.77's DirectRunner first tries Prism, which downloads a binary from the internet on every
 # run. FnApiRunner runs batch pipelines in-process (or on local worker processes) and never does.
 DEFAULT_RUNNER = "apache_beam.runners.portability.fn_api_runner.FnApiRunner"
 # The streaming-capable local runner (TestStream, real-time timers); also offline.
 LOCAL_STREAMING_RUNNER = "BundleBasedDirectRunner"
+
+# Feed polling (newsbeam watch): the bounds of each feed's adaptive interval and of its backoff.
+POLL_MIN_INTERVAL = timedelta(minutes=5)
+POLL_MAX_INTERVAL = timedelta(hours=24)
+POLL_MAX_BACKOFF = timedelta(hours=24)
+POLL_JITTER = 0.1  # up to this share of the interval is added at random
 
 
 @dataclasses.dataclass(frozen=True)
