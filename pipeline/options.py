@@ -7,18 +7,33 @@ It is a frozen dataclass so that it pickles to Beam workers unchanged.
 from __future__ import annotations
 
 import dataclasses
+from importlib import metadata
 
 # Beam 2.77's DirectRunner first tries Prism, which downloads a binary from the internet on every
 # run. FnApiRunner runs batch pipelines in-process (or on local worker processes) and never does.
 DEFAULT_RUNNER = "apache_beam.runners.portability.fn_api_runner.FnApiRunner"
 # The streaming-capable local runner (TestStream, real-time timers); also offline.
 LOCAL_STREAMING_RUNNER = "BundleBasedDirectRunner"
+# Named in the User-Agent of every feed request, so that a site owner can find out who fetches.
+PROJECT_URL = "https://github.com/newsbeam/newsbeam"
 
 
 @dataclasses.dataclass(frozen=True)
 class Settings:
     # read
     max_input_bytes: int = 50 * 1024 * 1024  # a larger file is rejected, not read
+    # read: feeds fetched over HTTP
+    fetch_connect_seconds: float = 10.0
+    fetch_deadline_seconds: float = 30.0  # for a whole response, headers and body
+    fetch_max_bytes: int = 20 * 1024 * 1024  # a larger feed (after decompression) is rejected
+    fetch_max_redirects: int = 5
+    fetch_retries: int = 2  # further attempts after a 429 or 5xx
+    fetch_backoff_seconds: float = 1.0  # first wait between attempts, doubled each time
+    fetch_max_retry_after: float = 60.0  # a server asking to wait longer is a reject, not a wait
+    fetch_concurrency: int = 16  # requests in flight per worker
+    fetch_per_host: int = 2  # requests in flight to one host per worker
+    allow_private_addresses: bool = False  # fetch from loopback and private networks too
+    seen_entry_days: int = 90  # a feed entry not seen for this long is forgotten
     # clean
     min_words: int = 40  # fewer words than this is not an article
     # dedupe
@@ -43,3 +58,11 @@ class Settings:
     @property
     def minhash_permutations(self) -> int:
         return self.minhash_bands * self.minhash_rows
+
+
+def user_agent() -> str:
+    try:
+        version = metadata.version("newsbeam")
+    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        version = "0+unknown"
+    return f"newsbeam/{version} (+{PROJECT_URL})"

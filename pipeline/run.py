@@ -12,6 +12,7 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 from pipeline.graph import IngestArticles, WriteLake
 from pipeline.manifest import count_outputs, new_run_id, stage_metrics, write_empty_tables, write_manifest
 from pipeline.options import DEFAULT_RUNNER, LOCAL_STREAMING_RUNNER, Settings
+from pipeline.state import commit_feed_states
 
 
 def pipeline_options(beam_args: list[str]) -> PipelineOptions:
@@ -39,23 +40,28 @@ def installed_ner_model(settings: Settings) -> str:
 
 
 def run_pipeline(inputs: list[str], output: str, settings: Settings = Settings(),
-                 beam_args: list[str] | None = None, run_id: str | None = None) -> dict:
+                 beam_args: list[str] | None = None, run_id: str | None = None,
+                 feeds: list[str] = ()) -> dict:
     run_id = run_id or new_run_id()
     settings = dataclasses.replace(settings, ner_model=installed_ner_model(settings))
     options = pipeline_options(beam_args or [])
     started_at = datetime.now(timezone.utc)
     started = time.monotonic()
     pipeline = beam.Pipeline(options=options)
-    outputs = pipeline | "Ingest" >> IngestArticles(inputs, run_id, settings)
+    outputs = pipeline | "Ingest" >> IngestArticles(inputs, run_id, settings, list(feeds), output)
     outputs | "Write" >> WriteLake(output, run_id, settings)
     result = pipeline.run()
     result.wait_until_finish()
     write_empty_tables(output, run_id)
+    # The feeds' new validators and seen entries, only now that all their rows are written.
+    feed_state = commit_feed_states(output, run_id, settings.seen_entry_days) if feeds else None
     manifest = {
         "run_id": run_id,
         "started_at": started_at.isoformat(),
         "seconds": round(time.monotonic() - started, 3),
         "inputs": inputs,
+        "feeds": list(feeds),
+        "feed_state": feed_state,
         "output": output,
         "runner": options.view_as(StandardOptions).runner,
         "settings": dataclasses.asdict(settings),
