@@ -21,6 +21,7 @@ class Reply:
     headers: dict[str, str] = dataclasses.field(default_factory=dict)
     stall_seconds: float = 0.0  # wait this long before answering
     trickle_seconds: float = 0.0  # send the body a byte at a time, this long apart
+    chunked: bool = False  # send the body in chunks, without a Content-Length
 
 
 @dataclasses.dataclass
@@ -57,10 +58,17 @@ class FeedServer:
                     self.send_response(reply.status)
                     for name, value in reply.headers.items():
                         self.send_header(name, value)
-                    if "Content-Length" not in reply.headers:
+                    if reply.chunked:
+                        self.send_header("Transfer-Encoding", "chunked")
+                    elif "Content-Length" not in reply.headers:
                         self.send_header("Content-Length", str(len(reply.body)))
                     self.end_headers()
-                    if reply.trickle_seconds:
+                    if reply.chunked:
+                        for start in range(0, len(reply.body), 8192):
+                            piece = reply.body[start:start + 8192]
+                            self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                        self.wfile.write(b"0\r\n\r\n")
+                    elif reply.trickle_seconds:
                         for byte in reply.body:
                             self.wfile.write(bytes([byte]))
                             self.wfile.flush()
@@ -79,7 +87,7 @@ class FeedServer:
 
         self.httpd = QuietServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
 
     def __enter__(self) -> "FeedServer":
         self.thread.start()

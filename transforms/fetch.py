@@ -235,12 +235,12 @@ class FeedClient:
         declared = response.headers.get("Content-Length", "")
         if declared.isdigit() and response.headers.get("Content-Encoding", "identity") == "identity" \
                 and int(declared) > cap:
-            raise FetchError(f"the feed is {int(declared) / 2**20:.1f} MB, over the {cap / 2**20:.0f} MB limit")
+            raise FetchError(f"the feed is {size_text(int(declared))}, over the {size_text(cap)} limit")
         chunks, size = [], 0
         while chunk := response.read1(READ_BYTES):
             size += len(chunk)
             if size > cap:
-                raise FetchError(f"the feed is over the {cap / 2**20:.0f} MB limit (after decompression)")
+                raise FetchError(f"the feed is over the {size_text(cap)} limit (after decompression)")
             if time.monotonic() > deadline:
                 raise FetchError(f"the feed took longer than the {self.settings.fetch_deadline_seconds:g} s deadline")
             chunks.append(chunk)
@@ -258,6 +258,10 @@ class _Answer:
     status: int
     headers: urllib3.HTTPHeaderDict
     result: Response
+
+
+def size_text(size: int) -> str:
+    return f"{size / 2**20:.1f} MB" if size >= 2**20 else f"{size / 1024:.0f} KB"
 
 
 def retry_after(value: str | None) -> float | None:
