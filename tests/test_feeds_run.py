@@ -9,14 +9,17 @@ import subprocess
 import sys
 import threading
 
+import apache_beam as beam
 import pytest
+from apache_beam.testing.util import assert_that, equal_to
 
 from conftest import Lake
 from feed_fixtures import BILLION_LAUGHS, EXTERNAL_ENTITY, news_items, rss
 from feed_server import FeedServer, Reply
 from pipeline.article import article_id
-from pipeline.options import Settings
+from pipeline.options import DEFAULT_RUNNER, Settings
 from pipeline.run import run_pipeline
+from transforms.read import ReadArticles
 
 # Short deadlines, so that the stalling and trickling feeds cost about a second each.
 FAST = Settings(allow_private_addresses=True, fetch_connect_seconds=1.0, fetch_deadline_seconds=1.0,
@@ -175,17 +178,25 @@ def test_a_failed_run_commits_no_state(server, tmp_path, monkeypatch):
 
 def test_cli_feeds_flags(server, tmp_path):
     server.routes["/news.rss"] = Reply(200, rss(news_items(2)))
-    command = [sys.executable, "-m", "pipeline.cli", "run", "--feeds", server.url("/news.rss"),
-               "--output", str(tmp_path / "lake")]
-    refused = subprocess.run(command, capture_output=True, text=True, timeout=300)
-    assert refused.returncode == 0, refused.stderr
-    assert "1 feeds (0 unchanged, 0 entries seen before)" in refused.stdout
-    assert "kept 0, duplicates 0, rejected 1" in refused.stdout  # loopback is refused by default
-    assert server.hits["/news.rss"] == 0
-    allowed = subprocess.run(command + ["--allow-private-addresses"], capture_output=True, text=True, timeout=300)
-    assert allowed.returncode == 0, allowed.stderr
-    assert "kept 2, duplicates 0, rejected 0" in allowed.stdout
+    run = subprocess.run([sys.executable, "-m", "pipeline.cli", "run", "--feeds", server.url("/news.rss"),
+                          "--output", str(tmp_path / "lake"), "--allow-private-addresses"],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert "0 files, 1 feeds (0 unchanged, 0 entries seen before), 2 articles" in run.stdout
+    assert "kept 2, duplicates 0, rejected 0" in run.stdout
     nothing = subprocess.run([sys.executable, "-m", "pipeline.cli", "run", "--output", str(tmp_path / "o")],
                              capture_output=True, text=True, timeout=60)
     assert nothing.returncode == 1
     assert nothing.stderr.strip() == "newsbeam: error: nothing to read: give INPUT files or --feeds"
+
+
+def test_read_stage_alone_refuses_loopback_by_default(server):
+    """ReadArticles on its own, with default settings: the local server is not fetched."""
+    server.routes["/news.rss"] = Reply(200, rss(news_items(2)))
+    with beam.Pipeline(runner=DEFAULT_RUNNER) as pipeline:
+        articles, rejects = pipeline | ReadArticles([], "run", Settings(), feeds=[server.url("/news.rss")])
+        assert_that(articles, equal_to([]), label="NoArticles")
+        assert_that(rejects | beam.Map(lambda r: (r.source, r.error)), equal_to([(
+            server.url("/news.rss"), "refused to fetch: 127.0.0.1 resolves to 127.0.0.1, which is not a public "
+            "address (--allow-private-addresses allows it)")]), label="Refused")
+    assert server.hits["/news.rss"] == 0

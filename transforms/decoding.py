@@ -119,6 +119,12 @@ def _decode_narrow(data: bytes, declared: list[str | None]) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         pass
+    utf8 = data.decode("utf-8", errors="replace")
+    invalid = utf8.count("\ufffd")
+    if sum(1 for c in utf8 if c > "\x7f") - invalid >= invalid:
+        # More valid multi-byte characters than bad bytes: UTF-8 with a few stray bytes. A
+        # legacy charset's text almost never forms valid UTF-8 sequences by chance.
+        return utf8
     from charset_normalizer import from_bytes
 
     best = from_bytes(data[:DETECT_BYTES]).best()
