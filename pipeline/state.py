@@ -72,15 +72,15 @@ def commit_feed_states(output: str, run_id: str, keep_days: int,
     states = dict(read_feed_states(output))
     states.update((s["url"], FeedState(**s)) for s in staged)
     horizon = ((now or datetime.now(timezone.utc)) - timedelta(days=keep_days)).isoformat()
-    kept = {url: s for url, s in states.items() if (s.checked_at or "") >= horizon}
+    kept = {url: dataclasses.replace(s, seen={item: when for item, when in sorted(s.seen.items()) if when >= horizon})
+            for url, s in sorted(states.items()) if (s.checked_at or "") >= horizon}
     # Seen entries first: if the run stops between the two writes, the next run refetches
     # (old validators) and skips what it wrote (new seen entries), which is safe.
     _write_json(state_path(output, SEEN_FILE), {"format": FORMAT, "feeds": {
-        url: {item: when for item, when in sorted(s.seen.items()) if when >= horizon}
-        for url, s in sorted(kept.items())}})
+        url: s.seen for url, s in kept.items()}})
     _write_json(state_path(output, VALIDATORS_FILE), {"format": FORMAT, "feeds": {
         url: {"etag": s.etag, "last_modified": s.last_modified, "checked_at": s.checked_at}
-        for url, s in sorted(kept.items())}})
+        for url, s in kept.items()}})
     if FileSystems.exists(staged_path):
         FileSystems.delete([staged_path])
     return {"feeds": len(kept), "seen_entries": sum(len(s.seen) for s in kept.values())}

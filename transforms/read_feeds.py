@@ -4,8 +4,8 @@ Outline:
 1. each argument becomes the feeds it names (a URL, a URL list, an OPML list);
 2. the feeds are joined, by URL, with what the previous runs remembered (`pipeline.state`):
    this is the shuffle that spreads the feeds over the workers, and lists one feed once;
-3. the feeds are fetched in batches, `fetch_concurrency` at a time on each worker, so one slow
-   feed holds up no other; a 304 yields nothing;
+3. the feeds are fetched `fetch_concurrency` at a time on each worker, each given out as soon
+   as it is done, so one slow feed holds up no other; a 304 yields no entries;
 4. each body is parsed into entries; entries seen by an earlier run are skipped;
 5. the feeds' new state (validators, seen entries) is staged for the run to commit after the
    data is written.
@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import datetime, timedelta, timezone
 
 import apache_beam as beam
 from apache_beam import pvalue
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
+from apache_beam.transforms.window import GlobalWindows
 
 from pipeline.options import Settings
 from pipeline.state import FeedState, read_feed_states, stage_feed_states
@@ -69,11 +70,8 @@ class ReadFeeds(beam.PTransform):
             | "JoinState" >> beam.CoGroupByKey()
             | "OncePerFeed" >> beam.FlatMap(once_per_feed)
         )
-        fetched = (
-            feeds
-            | "Batch" >> beam.BatchElements(min_batch_size=1, max_batch_size=self.settings.fetch_concurrency)
-            | "Fetch" >> beam.ParDo(FetchFeeds(self.run_id, self.settings)).with_outputs(REJECTS, main="feeds")
-        )
+        fetched = feeds | "Fetch" >> beam.ParDo(FetchFeeds(self.run_id, self.settings)).with_outputs(
+            REJECTS, main="feeds")
         parsed = fetched.feeds | "Entries" >> beam.ParDo(FeedEntries(self.run_id, self.settings)).with_outputs(
             REJECTS, STATE, main="articles")
         if self.output:
@@ -123,7 +121,9 @@ def once_per_feed(joined: tuple[str, dict[str, Iterable]]) -> Iterator[tuple[Sub
 
 
 class FetchFeeds(beam.DoFn):
-    """A batch of feeds fetched concurrently; each ends as a `FetchedFeed` or a reject."""
+    """Feeds fetched `fetch_concurrency` at a time: each is handed to a thread as it arrives and
+    given out as soon as its fetch ends, so a slow feed holds one thread and nothing else; the
+    bundle ends when the last fetch has. Each feed ends as a `FetchedFeed` or a reject."""
 
     def __init__(self, run_id: str, settings: Settings):
         self.run_id = run_id
@@ -140,23 +140,39 @@ class FetchFeeds(beam.DoFn):
         self.pool.shutdown(wait=False, cancel_futures=True)
         self.client.close()
 
-    def process(self, batch: list[tuple[Subscription, FeedState]]) -> Iterator:
-        futures = [(subscription, state, self.pool.submit(self.fetch, subscription.url, state))
-                   for subscription, state in batch]
-        for subscription, state, future in futures:
-            self.fetched.inc()
-            try:
-                response = future.result()
-            except Exception as error:  # noqa: BLE001 - every failure becomes a reject row
-                self.rejected.inc()
-                yield reject(STAGE, error, source=subscription.url, run_id=self.run_id, url=subscription.url)
-                continue
-            if response.status == 304:
-                self.unchanged.inc()
-            yield FetchedFeed(subscription, state, response)
+    def start_bundle(self):
+        self.pending: set[Future] = set()
 
-    def fetch(self, url: str, state: FeedState) -> Response:
-        return self.client.fetch(url, Validators(state.etag, state.last_modified))
+    def process(self, feed: tuple[Subscription, FeedState]) -> Iterator:
+        self.pending.add(self.pool.submit(self.fetch, *feed))
+        # Hold at most a few rounds of fetches in flight, so a large bundle is not all in memory.
+        yield from self.done(wait_for_one=len(self.pending) >= 2 * self.settings.fetch_concurrency)
+
+    def finish_bundle(self) -> Iterator:
+        while self.pending:
+            for output in self.done(wait_for_one=True):
+                if isinstance(output, pvalue.TaggedOutput):
+                    yield pvalue.TaggedOutput(output.tag, GlobalWindows.windowed_value(output.value))
+                else:
+                    yield GlobalWindows.windowed_value(output)
+
+    def done(self, wait_for_one: bool) -> Iterator:
+        finished, self.pending = wait(self.pending, timeout=None if wait_for_one else 0, return_when=FIRST_COMPLETED)
+        for future in finished:
+            self.fetched.inc()  # counted here: metrics are not kept from the fetch threads
+            output = future.result()
+            if isinstance(output, pvalue.TaggedOutput):
+                self.rejected.inc()
+            elif output.response.status == 304:
+                self.unchanged.inc()
+            yield output
+
+    def fetch(self, subscription: Subscription, state: FeedState):
+        try:
+            response = self.client.fetch(subscription.url, Validators(state.etag, state.last_modified))
+        except Exception as error:  # noqa: BLE001 - every failure becomes a reject row
+            return reject(STAGE, error, source=subscription.url, run_id=self.run_id, url=subscription.url)
+        return FetchedFeed(subscription, state, response)
 
 
 class FeedEntries(beam.DoFn):
