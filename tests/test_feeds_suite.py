@@ -9,7 +9,6 @@ import re
 from collections import Counter
 from pathlib import Path
 
-import pytest
 
 from conftest import Lake, shared_data
 from feed_server import FeedServer, Reply
