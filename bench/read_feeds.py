@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -24,7 +23,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
 from feed_fixtures import news_items, rss  # noqa: E402
-from feed_server import FeedServer, Reply  # noqa: E402
+from feed_server import FeedServer, Reply, Stall  # noqa: E402
 from pipeline.options import DEFAULT_RUNNER, Settings  # noqa: E402
 from pipeline.state import commit_feed_states  # noqa: E402
 from transforms.read import ReadArticles  # noqa: E402
@@ -46,7 +45,6 @@ def run_once(feeds: list[str], output: str, settings: Settings, run_id: str) -> 
 
 def main(feed_count: int = 200, hosts: int = 20, latency: float = 0.2, stalled: int = 4) -> None:
     body = GUARDIAN.read_bytes() if GUARDIAN.exists() else rss(news_items(55))
-    release = threading.Event()
     settings = Settings(allow_private_addresses=True, fetch_deadline_seconds=5.0)
 
     def feed(request):
@@ -54,10 +52,7 @@ def main(feed_count: int = 200, hosts: int = 20, latency: float = 0.2, stalled: 
             return Reply(304, stall_seconds=latency)
         return Reply(200, body, {"ETag": '"v1"', "Content-Type": "application/rss+xml"}, stall_seconds=latency)
 
-    def stall(request):
-        release.wait(60)
-        return Reply(200, body)
-
+    stall = Stall(Reply(200, body))
     with contextlib.ExitStack() as stack, tempfile.TemporaryDirectory() as output:
         servers = [stack.enter_context(FeedServer()) for _ in range(hosts)]
         feeds = []
@@ -74,7 +69,7 @@ def main(feed_count: int = 200, hosts: int = 20, latency: float = 0.2, stalled: 
             print(f"{label:<17} {seconds:6.1f} s  {len(feeds) / seconds:6.1f} feeds/s  "
                   f"{counters.get('feed_entries', 0)} entries ({counters.get('feed_entries_seen_before', 0)} seen "
                   f"before), {counters.get('feeds_unchanged', 0)} unchanged, {counters.get('rejected', 0)} rejects")
-        release.set()
+        stall.release()
 
 
 if __name__ == "__main__":

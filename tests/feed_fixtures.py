@@ -4,6 +4,13 @@ from __future__ import annotations
 
 from xml.sax.saxutils import escape
 
+from pipeline.options import Settings
+
+# Short deadlines and a small cap, so that the stalling, trickling and oversized feeds of the
+# tests cost about a second each; loopback allowed for the local test server.
+FAST_FETCH = Settings(allow_private_addresses=True, fetch_connect_seconds=1.0, fetch_deadline_seconds=1.0,
+                      fetch_max_bytes=200_000, fetch_backoff_seconds=0.05, fetch_max_retry_after=2.0)
+
 BODY = (
     "The city council voted on Tuesday to expand the harbour ferry service, adding two boats and "
     "a late-evening crossing from the spring. Council members said the decision followed a year "
@@ -18,25 +25,25 @@ def story(n: int) -> str:
             + BODY.replace("harbour", f"harbour {n}") + f" Residents of district {n} welcomed it.")
 
 
+# How each field of an item is written in RSS 2.0; "html" goes in CDATA, unescaped.
+ITEM_ELEMENTS = {
+    "title": "<title>{}</title>",
+    "link": "<link>{}</link>",
+    "guid": '<guid isPermaLink="false">{}</guid>',
+    "pubDate": "<pubDate>{}</pubDate>",
+    "author": "<dc:creator>{}</dc:creator>",
+    "description": "<description>{}</description>",
+}
+
+
 def rss(items: list[dict], title: str = "Harbour News", extra_head: str = "", encoding: str = "utf-8") -> bytes:
-    """An RSS 2.0 document; each item may have guid, link, title, pubDate, html, categories, author."""
+    """An RSS 2.0 document; each item may have the fields of ITEM_ELEMENTS, categories and html."""
     parts = []
     for item in items:
-        fields = [f"<title>{escape(item['title'])}</title>"] if "title" in item else []
-        if "link" in item:
-            fields.append(f"<link>{escape(item['link'])}</link>")
-        if "guid" in item:
-            fields.append(f'<guid isPermaLink="false">{escape(item["guid"])}</guid>')
-        if "pubDate" in item:
-            fields.append(f"<pubDate>{item['pubDate']}</pubDate>")
-        for category in item.get("categories", []):
-            fields.append(f"<category>{escape(category)}</category>")
-        if "author" in item:
-            fields.append(f"<dc:creator>{escape(item['author'])}</dc:creator>")
+        fields = [template.format(escape(item[name])) for name, template in ITEM_ELEMENTS.items() if name in item]
+        fields += [f"<category>{escape(c)}</category>" for c in item.get("categories", [])]
         if "html" in item:
             fields.append(f"<content:encoded><![CDATA[{item['html']}]]></content:encoded>")
-        if "description" in item:
-            fields.append(f"<description>{escape(item['description'])}</description>")
         parts.append("<item>" + "".join(fields) + "</item>")
     document = (
         f'<?xml version="1.0" encoding="{encoding}"?>\n{extra_head}'

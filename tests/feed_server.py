@@ -34,6 +34,24 @@ class Request:
 Route = Reply | Callable[[Request], Reply]
 
 
+class Stall:
+    """A route that answers only when released (or after 30 s): a server that stalls past any
+    deadline. `answered` tells whether it had answered by the time a test looks."""
+
+    def __init__(self, reply: Reply):
+        self.reply = reply
+        self.released = threading.Event()
+        self.answered: list[Request] = []
+
+    def __call__(self, request: Request) -> Reply:
+        self.released.wait(30)
+        self.answered.append(request)
+        return self.reply
+
+    def release(self) -> None:
+        self.released.set()
+
+
 class FeedServer:
     def __init__(self):
         self.routes: dict[str, Route] = {}
@@ -99,3 +117,4 @@ class FeedServer:
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.httpd.server_address[1]}{path}"
+

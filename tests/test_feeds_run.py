@@ -7,24 +7,18 @@ import gzip
 import json
 import subprocess
 import sys
-import threading
 
 import apache_beam as beam
 import pytest
 from apache_beam.testing.util import assert_that, equal_to
 
 from conftest import Lake
-from feed_fixtures import BILLION_LAUGHS, EXTERNAL_ENTITY, news_items, rss
-from feed_server import FeedServer, Reply
+from feed_fixtures import BILLION_LAUGHS, EXTERNAL_ENTITY, FAST_FETCH, news_items, rss
+from feed_server import FeedServer, Reply, Stall
 from pipeline.article import article_id
 from pipeline.options import DEFAULT_RUNNER, Settings
 from pipeline.run import run_pipeline
 from transforms.read import ReadArticles
-
-# Short deadlines, so that the stalling and trickling feeds cost about a second each.
-FAST = Settings(allow_private_addresses=True, fetch_connect_seconds=1.0, fetch_deadline_seconds=1.0,
-                fetch_max_bytes=200_000, fetch_backoff_seconds=0.05, fetch_max_retry_after=2.0)
-
 
 @pytest.fixture
 def server():
@@ -32,7 +26,7 @@ def server():
         yield running
 
 
-def ingest_feeds(feeds, output, settings=FAST) -> Lake:
+def ingest_feeds(feeds, output, settings=FAST_FETCH) -> Lake:
     return Lake(output, run_pipeline([], str(output), settings, feeds=[str(f) for f in feeds]))
 
 
@@ -52,14 +46,7 @@ def conditional(body: bytes, etag: str):
 
 
 def test_feeds_end_in_rows_or_rejects_and_a_second_run_gives_nothing_twice(server, tmp_path):
-    release_stall = threading.Event()
-    stall_answered = []
-
-    def stall(request):
-        release_stall.wait(30)
-        stall_answered.append(request)
-        return Reply(200, rss(news_items(1)))
-
+    stall = Stall(Reply(200, rss(news_items(1))))
     flaky_items = news_items(2, start=10, site="https://flaky.example")
     server.routes.update({
         "/news.rss": conditional(rss(news_items(3)), '"news-1"'),
@@ -93,8 +80,8 @@ def test_feeds_end_in_rows_or_rejects_and_a_second_run_gives_nothing_twice(serve
 
     first = ingest_feeds([opml, url_list], output)
 
-    assert stall_answered == []  # the run was over while that server still stalled
-    release_stall.set()
+    assert stall.answered == []  # the run was over while that server still stalled
+    stall.release()
     articles = by_source(first.articles)
     news, flaky = server.url("/news.rss"), server.url("/flaky.rss")
     assert sorted(articles) == sorted([news, flaky, server.url("/busy.rss"), server.url("/gz.rss")])

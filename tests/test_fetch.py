@@ -4,19 +4,15 @@ compression and the address guard."""
 from __future__ import annotations
 
 import gzip
-import threading
 import zlib
 
 import brotli
 import pytest
 
-from feed_server import FeedServer, Reply
+from feed_fixtures import FAST_FETCH
+from feed_server import FeedServer, Reply, Stall
 from pipeline.options import Settings, user_agent
 from transforms.fetch import FeedClient, FetchError, Validators, public_address, retry_after
-
-FAST = Settings(allow_private_addresses=True, fetch_connect_seconds=1.0, fetch_deadline_seconds=1.0,
-                fetch_max_bytes=100_000, fetch_backoff_seconds=0.05, fetch_max_retry_after=2.0)
-
 
 @pytest.fixture
 def server():
@@ -26,7 +22,7 @@ def server():
 
 @pytest.fixture
 def client():
-    made = FeedClient(FAST)
+    made = FeedClient(FAST_FETCH)
     yield made
     made.close()
 
@@ -86,7 +82,7 @@ def test_server_error_every_time_gives_up(server, client):
     server.routes["/feed"] = Reply(500, b"boom")
     with pytest.raises(FetchError, match=r"the server failed \(HTTP 500\) on all 3 attempts"):
         client.fetch(server.url("/feed"))
-    assert server.hits["/feed"] == FAST.fetch_retries + 1
+    assert server.hits["/feed"] == FAST_FETCH.fetch_retries + 1
 
 
 def test_retry_after_is_honoured_when_short(server, client):
@@ -134,19 +130,11 @@ def test_redirects_are_followed_with_a_limit_and_loops_named(server, client):
 
 
 def test_stalled_server_is_left_at_the_deadline(server, client):
-    release = threading.Event()
-    answered = []
-
-    def stall(request):
-        release.wait(30)
-        answered.append(request)
-        return Reply(200, b"<rss/>")
-
-    server.routes["/feed"] = stall
+    server.routes["/feed"] = stall = Stall(Reply(200, b"<rss/>"))
     with pytest.raises(FetchError, match="did not answer within the 1 s deadline"):
         client.fetch(server.url("/feed"))
-    assert answered == []  # the fetch gave up while the server was still stalling
-    release.set()
+    assert stall.answered == []  # the fetch gave up while the server was still stalling
+    stall.release()
 
 
 def test_trickling_body_is_cut_at_the_deadline(server, client):
@@ -156,11 +144,11 @@ def test_trickling_body_is_cut_at_the_deadline(server, client):
 
 
 def test_size_cap_declared_and_streamed(server, client):
-    server.routes["/declared"] = Reply(200, b"x" * 200_000)
-    with pytest.raises(FetchError, match=r"the feed is 195 KB, over the 98 KB limit$"):
+    server.routes["/declared"] = Reply(200, b"x" * 300_000)
+    with pytest.raises(FetchError, match=r"the feed is 293 KB, over the 195 KB limit$"):
         client.fetch(server.url("/declared"))
-    server.routes["/streamed"] = Reply(200, b"x" * 200_000, chunked=True)
-    with pytest.raises(FetchError, match=r"over the 98 KB limit \(after decompression\)"):
+    server.routes["/streamed"] = Reply(200, b"x" * 300_000, chunked=True)
+    with pytest.raises(FetchError, match=r"over the 195 KB limit \(after decompression\)"):
         client.fetch(server.url("/streamed"))
     server.routes["/small"] = Reply(200, b"x" * 50_000, chunked=True)
     assert len(client.fetch(server.url("/small")).body) == 50_000
@@ -169,7 +157,7 @@ def test_size_cap_declared_and_streamed(server, client):
 def test_gzip_bomb_stops_at_the_cap(server, client):
     bomb = gzip.compress(b"\0" * 50_000_000)  # 50 MB of zeros in about 50 KB
     server.routes["/bomb"] = Reply(200, bomb, {"Content-Encoding": "gzip"})
-    with pytest.raises(FetchError, match=r"over the 98 KB limit \(after decompression\)"):
+    with pytest.raises(FetchError, match=r"over the 195 KB limit \(after decompression\)"):
         client.fetch(server.url("/bomb"))
 
 
