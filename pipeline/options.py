@@ -30,8 +30,8 @@ class Settings:
     fetch_retries: int = 2  # further attempts after a 429 or 5xx
     fetch_backoff_seconds: float = 1.0  # first wait between attempts, doubled each time
     fetch_max_retry_after: float = 60.0  # a server asking to wait longer is a reject, not a wait
-    fetch_concurrency: int = 16  # requests in flight per worker
-    fetch_per_host: int = 2  # requests in flight to one host per worker
+    fetch_concurrency: int = 16  # requests in flight per fetching DoFn (one per worker thread)
+    fetch_per_host: int = 2  # of those, to one host at a time
     allow_private_addresses: bool = False  # fetch from loopback and private networks too
     seen_entry_days: int = 90  # a feed entry not seen for this long is forgotten
     # clean

@@ -10,7 +10,8 @@ Every fetch is bounded: a connect timeout and a deadline for the whole response 
 body, checked between reads, each read waiting no longer than the time left), a size cap on the
 decoded body, a limit on redirects (a loop is named as one), and a bounded number of retries on
 429 and 5xx with exponential backoff or the server's Retry-After, when that is no longer than
-`fetch_max_retry_after`. At most `fetch_per_host` requests go to one host at a time.
+`fetch_max_retry_after`. At most `fetch_per_host` of a client's requests go to one host at a
+time.
 
 Only http and https are fetched, and by default never from an address that is not globally
 routable (loopback, private, link-local, multicast, reserved): the check is made on the
@@ -135,7 +136,7 @@ class GuardedConnection:
 
 
 class FeedClient:
-    """Fetches feed URLs under `Settings`' limits; one per worker, shared by its threads."""
+    """Fetches feed URLs under `Settings`' limits; one per fetching DoFn, shared by its threads."""
 
     def __init__(self, settings: Settings):
         self.settings = settings
