@@ -1,12 +1,12 @@
 """The input formats: a file's name and bytes (or a fetched feed's body) to raw `Article`s.
 
-| kind  | names                  | gives                                                     |
-|-------|------------------------|-----------------------------------------------------------|
-| text  | .txt                   | one article, the clean stage finds title and date          |
-| html  | .html .htm             | one article, the clean stage extracts it                   |
-| feed  | .xml .rss .atom        | one article per entry (`feeds`), or JSON Feed              |
-| json  | .json                  | a JSON Feed, an article object, or a list of them          |
-| jsonl | .jsonl                 | one article object a line                                  |
+| kind  | names                  | gives                                                       |
+|-------|------------------------|-------------------------------------------------------------|
+| text  | .txt                   | one article, the clean stage finds title and date           |
+| html  | .html .htm             | one article, the clean stage extracts it                    |
+| feed  | .xml .rss .atom        | one article per entry of an RSS, Atom or RDF feed (`feeds`) |
+| json  | .json                  | a JSON Feed, an article object, or a list of them           |
+| jsonl | .jsonl                 | one article object a line                                   |
 
 each also `.gz`. An article object has `url`, `title`, `text` or `html`, `published`, an
 optional `id`, `authors`, `categories`; any other field is kept in `Article.meta`. An item of a
