@@ -18,17 +18,21 @@ from transforms.topics import ClassifyTopics
 
 
 class IngestArticles(beam.PTransform):
-    """Input paths to the three outputs (kept articles, duplicates, rejects) and the ledger."""
+    """Input paths and feeds to the three outputs (kept articles, duplicates, rejects) and the
+    ledger. `output` is the lake, whose `_state/` the feeds' conditional GETs read."""
 
-    def __init__(self, inputs: list[str], run_id: str, settings: Settings = Settings()):
+    def __init__(self, inputs: list[str], run_id: str, settings: Settings = Settings(),
+                 feeds: list[str] = (), output: str | None = None):
         super().__init__()
         self.inputs = inputs
         self.run_id = run_id
         self.settings = settings
+        self.feeds = feeds
+        self.output = output
 
     def expand(self, pbegin):
         s = self.settings
-        raw, read_rejects = pbegin | "Read" >> ReadArticles(self.inputs, self.run_id, s)
+        raw, read_rejects = pbegin | "Read" >> ReadArticles(self.inputs, self.run_id, s, self.feeds, self.output)
         clean, clean_rejects = raw | "Clean" >> CleanArticles(s)
         kept, duplicates = clean | "Dedupe" >> DedupeArticles(s)
         tagged, entity_rejects = kept | "Entities" >> TagEntities(s)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import timedelta
+from importlib import metadata
 
 # Beam 2.77's DirectRunner first tries Prism, which downloads a binary from the internet on every
 # run. FnApiRunner runs batch pipelines in-process (or on local worker processes) and never does.
@@ -26,6 +27,19 @@ POLL_JITTER = 0.1  # up to this share of the interval is added at random
 class Settings:
     # read
     max_input_bytes: int = 50 * 1024 * 1024  # a larger file is rejected, not read
+    # read: feeds fetched over HTTP
+    fetch_connect_seconds: float = 10.0
+    fetch_deadline_seconds: float = 30.0  # for a whole response, headers and body
+    fetch_max_bytes: int = 20 * 1024 * 1024  # a larger feed (after decompression) is rejected
+    fetch_max_redirects: int = 5
+    fetch_retries: int = 2  # further attempts after a 429 or 5xx
+    fetch_backoff_seconds: float = 1.0  # first wait between attempts, doubled each time
+    fetch_max_retry_after: float = 60.0  # a server asking to wait longer is a reject, not a wait
+    fetch_concurrency: int = 16  # requests in flight per fetching DoFn (one per worker thread)
+    fetch_per_host: int = 2  # of those, to one host at a time
+    allow_private_addresses: bool = False  # fetch from loopback and private networks too
+    contact: str | None = None  # a URL or e-mail in the User-Agent, so a site owner can reach you
+    seen_entry_days: int = 90  # a feed entry not seen for this long is forgotten
     # clean
     min_words: int = 40  # fewer words than this is not an article
     # dedupe
@@ -50,3 +64,11 @@ class Settings:
     @property
     def minhash_permutations(self) -> int:
         return self.minhash_bands * self.minhash_rows
+
+
+def user_agent(contact: str | None = None) -> str:
+    try:
+        version = metadata.version("newsbeam")
+    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        version = "0+unknown"
+    return f"newsbeam/{version} (+{contact})" if contact else f"newsbeam/{version}"

@@ -13,6 +13,7 @@ from pipeline.graph import IngestArticles, WriteLake
 from pipeline.commit import commit_run, lake_lock, recover, staging_root
 from pipeline.manifest import count_outputs, new_run_id, stage_metrics, write_empty_tables
 from pipeline.options import DEFAULT_RUNNER, LOCAL_STREAMING_RUNNER, Settings
+from pipeline.state import fold_feed_states
 
 
 def pipeline_options(beam_args: list[str]) -> PipelineOptions:
@@ -40,30 +41,35 @@ def installed_ner_model(settings: Settings) -> str:
 
 
 def run_pipeline(inputs: list[str], output: str, settings: Settings = Settings(),
-                 beam_args: list[str] | None = None, run_id: str | None = None) -> dict:
+                 beam_args: list[str] | None = None, run_id: str | None = None,
+                 feeds: list[str] = ()) -> dict:
     """Run the pipeline into `output`, holding its lock, and commit the run; returns the manifest."""
     with lake_lock(output):
         recover(output)
-        return _run_and_commit(inputs, output, settings, beam_args or [], run_id or new_run_id())
+        return _run_and_commit(inputs, list(feeds), output, settings, beam_args or [], run_id or new_run_id())
 
 
-def _run_and_commit(inputs, output, settings, beam_args, run_id) -> dict:
+def _run_and_commit(inputs, feeds, output, settings, beam_args, run_id) -> dict:
     settings = dataclasses.replace(settings, ner_model=installed_ner_model(settings))
     options = pipeline_options(beam_args)
     staging = staging_root(output, run_id)
     started_at = datetime.now(timezone.utc)
     started = time.monotonic()
     pipeline = beam.Pipeline(options=options)
-    outputs = pipeline | "Ingest" >> IngestArticles(inputs, run_id, settings)
+    outputs = pipeline | "Ingest" >> IngestArticles(inputs, run_id, settings, feeds, output)
     outputs | "Write" >> WriteLake(staging, run_id, settings)
     result = pipeline.run()
     result.wait_until_finish()
     write_empty_tables(staging, run_id)
+    # The feeds' new validators and seen entries, committed with the rows they account for.
+    feed_state = fold_feed_states(output, run_id, settings.seen_entry_days) if feeds else None
     manifest = {
         "run_id": run_id,
         "started_at": started_at.isoformat(),
         "seconds": round(time.monotonic() - started, 3),
         "inputs": inputs,
+        "feeds": feeds,
+        "feed_state": feed_state,
         "output": output,
         "runner": options.view_as(StandardOptions).runner,
         "settings": dataclasses.asdict(settings),

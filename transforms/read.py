@@ -1,41 +1,55 @@
-"""Read stage: input paths, directories and globs to raw `Article` records.
+"""Read stage: input files and live feeds to raw `Article` records.
 
 Paths are expanded inside the pipeline (not on the driver), so listing and reading scale out
-with the runner and work on any Beam filesystem (local, gs://, s3://).
+with the runner and work on any Beam filesystem (local, gs://, s3://). The formats are in
+`formats`, the feeds in `read_feeds`.
 """
 
 from __future__ import annotations
 
-import codecs
 import logging
 import os
 import posixpath
 import time
 import zlib
-from collections.abc import Iterable, Iterator
-from datetime import datetime, timezone
+from collections.abc import Iterator
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
-from pipeline.article import Article, article_id
 from pipeline.options import Settings
+from transforms.formats import BadItem, parse_file
+from transforms.read_feeds import ReadFeeds
 from transforms.rejects import REJECTS, InputError, reject
 
 STAGE = "read"
-TEXT_SUFFIXES = {".txt": "text", ".html": "html", ".htm": "html"}
-_BOMS = [
-    (codecs.BOM_UTF32_LE, "utf-32"),
-    (codecs.BOM_UTF32_BE, "utf-32"),
-    (codecs.BOM_UTF8, "utf-8-sig"),
-    (codecs.BOM_UTF16_LE, "utf-16"),
-    (codecs.BOM_UTF16_BE, "utf-16"),
-]
 
 
 class ReadArticles(beam.PTransform):
-    """Files, directories (recursive) or globs to `Article`s with `raw` set; rejects tagged."""
+    """Files, directories (recursive) or globs, and feeds, to `Article`s with `raw` set; rejects
+    tagged. `output` is the lake whose `_state/` the feeds' conditional GETs use."""
+
+    def __init__(self, inputs: list[str], run_id: str, settings: Settings = Settings(),
+                 feeds: list[str] = (), output: str | None = None):
+        super().__init__()
+        self.inputs = inputs
+        self.run_id = run_id
+        self.settings = settings
+        self.feeds = list(feeds)
+        self.output = output
+
+    def expand(self, pbegin):
+        articles, rejects = pbegin | "Files" >> ReadFiles(self.inputs, self.run_id, self.settings)
+        if not self.feeds:
+            return articles, rejects
+        entries, feed_rejects = pbegin | "Feeds" >> ReadFeeds(self.feeds, self.run_id, self.settings, self.output)
+        return ((articles, entries) | "AllArticles" >> beam.Flatten(),
+                (rejects, feed_rejects) | "AllRejects" >> beam.Flatten())
+
+
+class ReadFiles(beam.PTransform):
+    """Files, directories (recursive) or globs to `Article`s; rejects tagged."""
 
     def __init__(self, inputs: list[str], run_id: str, settings: Settings = Settings()):
         super().__init__()
@@ -101,24 +115,32 @@ class ParseFile(beam.DoFn):
         self.files.inc()
         try:
             data = read_bytes(path, self.settings.max_input_bytes)
-            articles = list(parse_file(path, data, self.run_id))
+            parsed = list(parse_file(path, data, self.run_id))
         except Exception as error:  # noqa: BLE001 - every failure becomes a reject row
             self.rejected.inc()
             yield reject(STAGE, error, source=path, run_id=self.run_id)
             return
+        articles = [a for a in parsed if not isinstance(a, BadItem)]
+        for bad in parsed:
+            if isinstance(bad, BadItem):
+                self.rejected.inc()
+                yield reject(STAGE, bad.error, source=path, run_id=self.run_id, url=bad.url, item=bad.item)
         self.articles.inc(len(articles))
         self.progress.update(files=1, articles=len(articles))
         yield from articles
 
 
 def read_bytes(path: str, max_bytes: int) -> bytes:
-    """The file's content, gunzipped when it is gzip (by its magic bytes, not its name)."""
+    """The file's content, gunzipped when it is gzip (by its magic bytes, whatever its name);
+    a file named .gz that is not gzip is not what its name says, and a reject."""
     with FileSystems.open(path, compression_type="uncompressed") as handle:
         data = handle.read(max_bytes + 1)
     if len(data) > max_bytes:
         raise InputError(f"file is larger than the {max_bytes // 2**20} MB input limit")
     if data[:2] == b"\x1f\x8b":
         data = gunzip(data, max_bytes)
+    elif path.lower().endswith(".gz"):
+        raise InputError("file is named .gz but is not gzip-compressed")
     return data
 
 
@@ -134,48 +156,6 @@ def gunzip(data: bytes, max_bytes: int) -> bytes:
     if not decompressor.eof:
         raise InputError("gzip file is truncated")
     return out
-
-
-def decode_text(data: bytes) -> str:
-    """Bytes to text: a byte-order mark wins, then UTF-8, then the best detected charset."""
-    for bom, encoding in _BOMS:
-        if data.startswith(bom):
-            return data.decode(encoding, errors="replace")
-    if b"\x00" in data[:4096]:
-        raise InputError("file is binary, not text (it contains NUL bytes)")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    from charset_normalizer import from_bytes
-
-    best = from_bytes(data[:200_000]).best()
-    if best is None:
-        raise InputError("file is binary or in an unknown encoding, not text")
-    return data.decode(best.encoding, errors="replace")
-
-
-def file_kind(path: str) -> str:
-    """'text' or 'html' from the name (a .gz ending is looked through); else a reject."""
-    name = path.lower()
-    if name.endswith(".gz"):
-        name = name[:-3]
-    suffix = posixpath.splitext(name)[1]
-    if suffix not in TEXT_SUFFIXES:
-        known = ", ".join(sorted(TEXT_SUFFIXES))
-        raise InputError(f"unsupported file type '{suffix or 'no extension'}' (newsbeam reads {known}, each also .gz)")
-    return TEXT_SUFFIXES[suffix]
-
-
-def parse_file(path: str, data: bytes, run_id: str) -> Iterable[Article]:
-    kind = file_kind(path)
-    if not data.strip():
-        raise InputError("file is empty")
-    text = decode_text(data)
-    if not text.strip():
-        raise InputError("file is empty")
-    yield Article(id=article_id(path), source=path, raw=text, format=kind, run_id=run_id,
-                  ingested_at=datetime.now(timezone.utc))
 
 
 def _is_hidden(path: str, below: str) -> bool:

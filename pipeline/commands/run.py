@@ -8,10 +8,12 @@ import time
 
 from pipeline.options import Settings
 
-HELP = "ingest files into a Parquet lake"
+HELP = "ingest files and feeds into a Parquet lake"
 DESCRIPTION = """\
-Read INPUT files, directories (recursively) or globs (.txt, .html, .htm, each also .gz) and
-write a Parquet lake to --output:
+Read INPUT files, directories (recursively) or globs, and the live feeds named by --feeds, and
+write a Parquet lake to --output. Files: .txt, .html, .htm, .xml, .rss, .atom (feed files, one
+article per entry), .json, .jsonl (one article object a line), each also .gz. --feeds takes
+feed URLs (RSS, Atom, RDF, JSON Feed), text files of URLs (one a line) and OPML lists.
 
   DIR/articles/topic=<topic>/*.parquet   one row per kept article
   DIR/duplicates/*.parquet               one row per input dropped as a copy of a kept article
@@ -19,20 +21,31 @@ write a Parquet lake to --output:
   DIR/_runs/<run_id>.json                the run's counts, timings and options
 
 Every input lands in exactly one of the three tables. A second run into the same DIR adds its
-own files beside the first run's. Any other --flag is passed to Apache Beam (for example
+own files beside the first run's. Feeds are fetched politely (conditional GET, retries with
+backoff, a deadline and a size cap per request) and only from public addresses; what a run
+learned about them (validators, entries seen) is kept in DIR/_state/, so a feed that has not
+changed costs one 304 and gives nothing twice. Any other --flag is passed to Apache Beam (for example
 --runner, --direct_num_workers); by default the job runs locally on Beam's FnApiRunner, which
 never touches the network.
 
 example:
   newsbeam run seeds/ --output out
+  newsbeam run --feeds subscriptions.opml https://example.org/rss.xml --output lake
   newsbeam run 'exports/**/*.html.gz' notes.txt --output lake \\
       --direct_running_mode=multi_processing --direct_num_workers=2
 """
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="a file, a directory or a glob")
+    parser.add_argument("inputs", nargs="*", metavar="INPUT",
+                        help="a file, a directory or a glob (optional with --feeds)")
     parser.add_argument("--output", "-o", required=True, metavar="DIR", help="the lake to write to")
+    parser.add_argument("--feeds", nargs="+", action="extend", default=[], metavar="FEEDS",
+                        help="feed URLs, text files of feed URLs, or OPML lists (put INPUTs before this flag)")
+    parser.add_argument("--allow-private-addresses", action="store_true",
+                        help="also fetch feeds from loopback, private and link-local addresses")
+    parser.add_argument("--contact", metavar="URL_OR_EMAIL",
+                        help="named in the User-Agent of feed requests, so that a site owner can reach you")
     defaults = Settings()
     parser.add_argument("--min-words", type=int, default=defaults.min_words,
                         help=f"fewer words is not an article, it is rejected (default {defaults.min_words})")
@@ -50,13 +63,19 @@ def main(args, beam_args: list[str]) -> int:
     stray = next((a for a in beam_args if not a.startswith("-")), None)
     if stray is not None:
         raise ValueError(f"unexpected argument '{stray}' (inputs come before the --flags)")
+    if not args.inputs and not args.feeds:
+        raise ValueError("nothing to read: give INPUT files or --feeds")
     for given in args.inputs:
         if "://" not in given and not glob.has_magic(given) and not os.path.exists(given):
             raise ValueError(f"input '{given}' does not exist")
+    for given in args.feeds:
+        if "://" not in given and not os.path.exists(given):
+            raise ValueError(f"feed list '{given}' does not exist (a feed URL starts with http:// or https://)")
     settings = Settings(min_words=args.min_words, ner_model=args.ner_model,
-                        topic_threshold=args.topic_threshold, write_shards=args.write_shards)
+                        topic_threshold=args.topic_threshold, write_shards=args.write_shards,
+                        allow_private_addresses=args.allow_private_addresses, contact=args.contact)
     started = time.monotonic()
-    manifest = run_pipeline(args.inputs, args.output, settings, beam_args)
+    manifest = run_pipeline(args.inputs, args.output, settings, beam_args, feeds=args.feeds)
     print(summary_table(manifest, time.monotonic() - started))
     return 0
 
@@ -65,8 +84,12 @@ def summary_table(manifest: dict, seconds: float) -> str:
     counts = manifest["counts"]
     metrics = manifest["metrics"]
     read = metrics.get("read", {})
+    feeds = ""
+    if manifest.get("feeds"):
+        feeds = (f"{read.get('feeds', 0)} feeds ({read.get('feeds_unchanged', 0)} unchanged, "
+                 f"{read.get('feed_entries_seen_before', 0)} entries seen before), ")
     lines = [
-        f"run {manifest['run_id']}: {read.get('files', 0)} files, {counts['inputs']} articles in "
+        f"run {manifest['run_id']}: {read.get('files', 0)} files, {feeds}{counts['inputs']} articles in "
         f"{seconds:.1f} s ({counts['inputs'] / max(seconds, 1e-9):.1f} articles/s)",
         "",
         f"{'stage':<10}{'rejected':>10}{'seconds':>10}",

@@ -1,0 +1,133 @@
+"""Bytes to text as found in the wild: byte-order marks, UTF-16/32 without one, declared charsets
+(HTTP, HTML meta, XML declaration) when they are real and fit the bytes, else UTF-8, else the
+charset detected from the bytes. Every input format decodes here, so they all agree."""
+
+from __future__ import annotations
+
+import codecs
+import re
+
+from transforms.rejects import InputError
+
+BOMS = [  # UTF-32 first: its little-endian mark starts with UTF-16's
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+]
+SNIFF_BYTES = 4096  # declarations and byte patterns are looked for this near the start
+DETECT_BYTES = 200_000  # charset detection reads at most this much
+META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)""", re.IGNORECASE)
+XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*\sencoding\s*=\s*["']([A-Za-z0-9._:-]+)["']""")
+HTTP_CHARSET = re.compile(r"""charset\s*=\s*["']?([A-Za-z0-9._:-]+)""", re.IGNORECASE)
+# HTML (by the WHATWG encoding standard) reads these labels as windows-1252.
+HTML_AS_CP1252 = {"latin_1", "iso8859-1", "ascii"}
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+MAX_CONTROL_SHARE = 0.01  # more control characters than this is a binary file, not text
+
+
+def decode_text(data: bytes, declared: list[str | None] = ()) -> str:
+    """Bytes to text. `declared` are charsets the input names for itself, strongest first
+    (an HTTP header, then the document's own declaration); one is used only when it is a real
+    codec that decodes the bytes without error."""
+    encoding = bom_encoding(data) or unmarked_wide_encoding(data)
+    if encoding:
+        text = data.decode(encoding, errors="replace")
+    else:
+        if b"\x00" in data[:SNIFF_BYTES]:
+            raise InputError("file is binary, not text (it contains NUL bytes)")
+        text = _decode_narrow(data, declared)
+    if _mostly_control(text[:SNIFF_BYTES]):
+        raise InputError("file is binary, not text (it is full of control characters)")
+    return text
+
+
+def decode_html(data: bytes, http_charset: str | None = None) -> str:
+    """An HTML page to text, honouring its `<meta charset>` (or XML declaration) when valid."""
+    declared = [http_charset, html_charset(data), xml_encoding(data)]
+    return decode_text(data, [_as_html_label(c) for c in declared])
+
+
+def bom_encoding(data: bytes) -> str | None:
+    return next((encoding for bom, encoding in BOMS if data.startswith(bom)), None)
+
+
+def unmarked_wide_encoding(data: bytes) -> str | None:
+    """UTF-16 or UTF-32 without a byte-order mark, told by where the zero bytes fall (UTF-32
+    has two zero bytes in every character of the common planes; UTF-16 has one in every Latin
+    character, a space or a digit) and confirmed by the sample decoding to real text."""
+    sample = data[: SNIFF_BYTES // 4 * 4]
+    if len(sample) < 8 or b"\x00" not in sample:
+        return None
+    zeros = [sample[i::4].count(0) / (len(sample) // 4) for i in range(4)]
+    if zeros[3] == 1 and zeros[2] > 0.9:
+        encoding = "utf-32-le"
+    elif zeros[0] == 1 and zeros[1] > 0.9:
+        encoding = "utf-32-be"
+    else:
+        encoding = "utf-16-le" if zeros[1] + zeros[3] > zeros[0] + zeros[2] else "utf-16-be"
+    try:
+        text = sample.decode(encoding)
+    except UnicodeDecodeError:
+        return None
+    return None if _mostly_control(text) else encoding
+
+
+def codec_name(label: str | None) -> str | None:
+    """The Python codec a charset label names, or None for a label that names none."""
+    if not label:
+        return None
+    try:
+        return codecs.lookup(label.strip()).name
+    except LookupError:
+        return None
+
+
+def html_charset(data: bytes) -> str | None:
+    found = META_CHARSET.search(data[:SNIFF_BYTES])
+    return found.group(1).decode("ascii") if found else None
+
+
+def xml_encoding(data: bytes) -> str | None:
+    found = XML_ENCODING.match(data[:SNIFF_BYTES])
+    return found.group(1).decode("ascii") if found else None
+
+
+def http_charset(content_type: str | None) -> str | None:
+    found = HTTP_CHARSET.search(content_type or "")
+    return found.group(1) if found else None
+
+
+def _mostly_control(text: str) -> bool:
+    return bool(text) and len(CONTROL.findall(text)) > MAX_CONTROL_SHARE * len(text)
+
+
+def _as_html_label(label: str | None) -> str | None:
+    return "cp1252" if codec_name(label) in HTML_AS_CP1252 else label
+
+
+def _decode_narrow(data: bytes, declared: list[str | None]) -> str:
+    for label in declared:
+        codec = codec_name(label)
+        if codec and not codec.startswith(("utf-16", "utf-32")):  # no NUL bytes: it cannot be
+            try:
+                return data.decode(codec)
+            except UnicodeDecodeError:
+                continue
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    utf8 = data.decode("utf-8", errors="replace")
+    invalid = utf8.count("\ufffd")
+    if sum(1 for c in utf8 if c > "\x7f") - invalid >= invalid:
+        # More valid multi-byte characters than bad bytes: UTF-8 with a few stray bytes. A
+        # legacy charset's text almost never forms valid UTF-8 sequences by chance.
+        return utf8
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data[:DETECT_BYTES]).best()
+    if best is None:
+        raise InputError("file is binary or in an unknown encoding, not text")
+    return data.decode(best.encoding, errors="replace")
