@@ -21,6 +21,13 @@ class Settings:
     max_input_bytes: int = 50 * 1024 * 1024  # a larger file is rejected, not read
     # clean
     min_words: int = 40  # fewer words than this is not an article
+    # trafilatura's fast mode (no second extraction by other algorithms) with recall favoured
+    # scored best on the article-extraction benchmark, at half the cost of its default mode
+    html_fast: bool = True
+    html_favor_recall: bool = True
+    html_date_search: bool = True  # htmldate also looks for dates in the page's text
+    min_letter_share: float = 0.5  # a body with fewer letters among its characters is not prose
+    language_min_confidence: float = 0.8  # below this, the page's declared language is preferred
     # dedupe
     shingle_words: int = 5  # word n-grams hashed into MinHash
     minhash_bands: int = 14

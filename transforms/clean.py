@@ -1,10 +1,13 @@
-"""Clean stage: raw input to the article's body text, metadata, language and content hash."""
+"""Clean stage: raw input to the article's body text, metadata, language and content hash.
+
+A page is extracted once (trafilatura for HTML, a line filter for plain text); a body too short,
+empty or not prose is rejected with the reason (see `article_checks`).
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
-import re
 import time
 from collections.abc import Iterator
 
@@ -13,12 +16,13 @@ from apache_beam.metrics import Metrics
 
 from pipeline.article import Article
 from pipeline.options import Settings
+from transforms.article_checks import WORD, check_article
 from transforms.extract_html import extract_html
 from transforms.extract_text import extract_plain_text
-from transforms.rejects import REJECTS, InputError, reject_article
+from transforms.language import LanguageIdentifier, declared_language
+from transforms.rejects import REJECTS, reject_article
 
 STAGE = "clean"
-WORD = re.compile(r"\w+")
 
 
 class CleanArticles(beam.PTransform):
@@ -42,9 +46,7 @@ class CleanFn(beam.DoFn):
         self.msecs = Metrics.counter(STAGE, "msecs")
 
     def setup(self):
-        import py3langid
-
-        self.identify_language = py3langid.classify
+        self.languages = LanguageIdentifier(self.settings.language_min_confidence)
 
     def process(self, article: Article) -> Iterator:
         started = time.perf_counter()
@@ -57,20 +59,20 @@ class CleanFn(beam.DoFn):
         self.msecs.inc(int((time.perf_counter() - started) * 1000))
 
     def clean(self, article: Article) -> Article:
-        extract = extract_html if article.format == "html" else extract_plain_text
-        article = extract(article)
-        words = len(WORD.findall(article.text))
-        if words == 0:
-            raise InputError("no article text found in the page")
-        if words < self.settings.min_words:
-            raise InputError(
-                f"too little text to be an article: {words} words (the minimum is {self.settings.min_words})")
+        s = self.settings
+        if article.format == "html":
+            cleaned = extract_html(article, s)
+            declared = declared_language(article.raw)
+        else:
+            cleaned = extract_plain_text(article)
+            declared = None
+        words = check_article(article.raw, article.format, cleaned.text, s.min_words, s.min_letter_share)
         return dataclasses.replace(
-            article,
+            cleaned,
             raw="",
             word_count=words,
-            language=article.language or self.identify_language(article.text)[0],
-            content_hash=content_hash(article.text),
+            language=cleaned.language or self.languages.identify(cleaned.text, declared),
+            content_hash=content_hash(cleaned.text),
         )
 
 
