@@ -26,6 +26,10 @@ class Settings:
     html_fast: bool = True
     html_favor_recall: bool = True
     html_date_search: bool = True  # htmldate also looks for dates in the page's text
+    # a body whose lines average fewer words than this, with this share of them the page's own
+    # link texts, is an index page (on the extraction benchmark's articles the share is at most 0.07)
+    listing_line_words: int = 15
+    listing_link_share: float = 0.5
     min_letter_share: float = 0.5  # a body with fewer letters among its characters is not prose
     language_min_confidence: float = 0.8  # below this, the page's declared language is preferred
     # dedupe

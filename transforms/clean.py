@@ -69,7 +69,7 @@ class CleanFn(beam.DoFn):
         else:
             cleaned = extract_plain_text(article)
             declared = None
-        words = check_article(article.raw, article.format, cleaned.text, s.min_words, s.min_letter_share)
+        words = check_article(article.raw, article.format, cleaned.text, s)
         return dataclasses.replace(
             cleaned,
             raw="",

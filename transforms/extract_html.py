@@ -4,7 +4,10 @@ the first paragraph, furniture paragraphs)."""
 
 from __future__ import annotations
 
+import calendar
 import dataclasses
+import re
+from urllib.parse import urlsplit
 
 import trafilatura
 from lxml import etree
@@ -18,6 +21,10 @@ from transforms.dates import parse_date
 # htmldate keeps the time of day and zone when the page gives them ('2019-11-19T06:56:43-0500').
 DATE_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
 BLOCKS = ("p", "head", "item", "quote")
+TITLE_SEPARATORS = (" | ", " - ", " – ", " — ", " :: ", ": ")
+BYLINE_PREFIX = re.compile(r"^(?:\w+ )?by\s+", re.IGNORECASE)  # 'By ', 'Analysis by '
+DATE_WORDS = {day.casefold() for day in calendar.day_name} | {m.casefold() for m in calendar.month_name if m}
+NOT_A_NAME = re.compile(r"^\s*(?:copyright\b|©|https?://)", re.IGNORECASE)
 
 
 def extract_html(article: Article, settings: Settings = Settings()) -> Article:
@@ -35,14 +42,17 @@ def extract_html(article: Article, settings: Settings = Settings()) -> Article:
     )
     if doc is None:
         return dataclasses.replace(article, text="")
+    url = article.url or doc.url  # the page's canonical URL when the input has none
+    site_name = article.site_name or clean_site_name(doc.sitename, url)
     return dataclasses.replace(
         article,
         text=article_body(doc.body),
-        title=article.title or clean_title(doc.title, doc.sitename),
-        url=article.url or doc.url,
+        title=article.title or clean_title(doc.title, site_name),
+        url=url,
         published=article.published or parse_date(doc.date),
-        authors=article.authors or split_authors(doc.author, doc.sitename),
-        site_name=article.site_name or doc.sitename,
+        authors=article.authors or split_authors(doc.author, site_name),
+        site_name=site_name,
+        categories=article.categories or list(doc.categories or []),
     )
 
 
@@ -61,7 +71,8 @@ def article_body(body: etree._Element | None) -> str:
     for element in list(body.iter("list")):
         if not element_text(element):
             remove(element)
-    return xmltotxt(body, False).strip()
+    lines = (" ".join(line.split()) for line in xmltotxt(body, False).split("\n"))
+    return "\n\n".join(line for line in lines if line)  # paragraphs as in plain-text articles
 
 
 def element_text(element: etree._Element) -> str:
@@ -83,20 +94,43 @@ def remove(element: etree._Element) -> None:
 
 
 def clean_title(title: str | None, site_name: str | None) -> str | None:
-    """The headline without a trailing ' | Site name' or ' - Site name'."""
+    """The headline without the site's name before or after it ('Site | Headline', 'Headline - Site')."""
     if not title:
         return None
-    if site_name:
-        for separator in (" | ", " - ", " – ", " — ", " :: "):
+    title = title.strip()
+    site = (site_name or "").strip().casefold()
+    if site:
+        for separator in TITLE_SEPARATORS:
             head, _, tail = title.rpartition(separator)
-            if head and tail.strip().casefold() == site_name.strip().casefold():
+            if head and tail.strip().casefold() == site:
                 return head.strip()
-    return title.strip()
+            head, _, tail = title.partition(separator)
+            if tail and head.strip().casefold() == site:
+                return tail.strip()
+    return title
 
 
 def split_authors(author: str | None, site_name: str | None = None) -> list[str]:
-    """trafilatura's 'A; B' author string as names, without the publisher named as an author."""
+    """trafilatura's 'A; B' author string as names: no 'By', no date words run into a name, no
+    publisher named as an author, and names in capitals written as names."""
     site = (site_name or "").casefold()
-    names = [name.strip() for name in (author or "").split(";")]
-    return [name for name in names if name and name.casefold() != site]
+    names = []
+    for name in (author or "").split(";"):
+        name = BYLINE_PREFIX.sub("", name.strip())
+        words = name.split()
+        while words and words[-1].casefold().strip(",.") in DATE_WORDS:
+            words.pop()  # 'Carrie Arnold November': the byline ran into the date
+        name = " ".join(words)
+        if name.isupper():
+            name = name.title()
+        if name and name.casefold() != site and name not in names:
+            names.append(name)
+    return names
 
+
+def clean_site_name(site_name: str | None, url: str | None) -> str | None:
+    """The site's name; a copyright line or a URL given as the name becomes the host name."""
+    if site_name and not NOT_A_NAME.match(site_name):
+        return site_name.strip()
+    host = urlsplit(url or "").hostname or urlsplit(site_name or "").hostname
+    return host.removeprefix("www.") if host else None

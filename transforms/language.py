@@ -2,7 +2,8 @@
 
 The model decides; what the page declares (`<html lang=...>`) is used only when the text is too
 short or too mixed for the model to be sure, since a page template's declaration is often wrong
-for the article in it (a site-wide 'en' on a Portuguese story).
+for the article in it (a site-wide 'en' on a German story). Unsure with nothing declared, the
+language is left unknown rather than guessed.
 """
 
 from __future__ import annotations
@@ -27,9 +28,7 @@ class LanguageIdentifier:
         if not text.strip():
             return declared
         language, confidence = self.model.classify(text[:SAMPLE_CHARS])
-        if confidence < self.min_confidence and declared:
-            return declared
-        return language
+        return language if confidence >= self.min_confidence else declared
 
 
 def declared_language(html: str) -> str | None:
