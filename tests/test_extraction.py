@@ -108,6 +108,18 @@ def test_seed_004_byline_captions_and_credits():
     assert body[-1].endswith("including exactly what model the Russian president bestowed upon him.")
 
 
+def test_text_without_a_headline_keeps_its_first_paragraph():
+    lead = ("The river rose by two metres overnight, and by morning the lower town was under water. "
+            "Residents were moved to the school on the hill, where the council set up beds and a kitchen "
+            "for the hundred families who had left their homes.")
+    raw = f"{lead}\n\nAurus Senat\n\nRescue teams worked through the night to reach the last houses by boat.\n"
+    article = extract_plain_text(Article(id="t", source="flood.txt", raw=raw))
+    assert article.title == "The river rose by two metres overnight, and by morning the lower town was under water."
+    assert paragraphs(article)[0] == lead
+    assert article.authors == []  # a two-word line below a paragraph is not a byline
+    assert paragraphs(article)[-1].startswith("Rescue teams")
+
+
 @pytest.mark.parametrize("text, expected", [
     ("2:51 PM EST, February 21, 2024", "2024-02-21T19:51:00+00:00"),
     ("date 2024-02-20", "2024-02-20T00:00:00+00:00"),

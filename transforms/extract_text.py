@@ -60,22 +60,23 @@ def extract_plain_text(article: Article) -> Article:
 def read_header(lines: list[str]) -> tuple[Header, list[str]]:
     """The title, date and authors from the top lines, and the lines left for the body.
 
-    A date glued to the head of a line (' date 2024-02-20 Russian President ...') means the page's
-    header was flattened into the first paragraph: that paragraph stays in the body, and its
-    first sentence is the best title there is.
+    A first line that is a paragraph, not a headline, stays in the body and its first sentence is
+    the best title there is. So does the text after a date glued to the head of a line
+    (' date 2024-02-20 Russian President ...'): the page's header was flattened into the first
+    paragraph.
     """
     header = Header()
     body: list[str] = []
     for line in lines[:HEADER_LINES]:
-        if prefix := DATE_PREFIX.match(line):
-            header.published = header.published or parse_date(prefix.group(1))
-            line = LEADING_LABEL.sub("", line[prefix.end():].strip())
-            if header.title is None and is_paragraph(line):
-                header.title = first_sentence(line)
-                header.title_is_body_text = True
-                body.append(line)
-                continue
-        if is_date_line(line):
+        glued_date = DATE_PREFIX.match(line)
+        if glued_date:
+            header.published = header.published or parse_date(glued_date.group(1))
+            line = LEADING_LABEL.sub("", line[glued_date.end():].strip())
+        if header.title is None and (len(line.split()) > CAPTION_WORDS or glued_date and is_paragraph(line)):
+            header.title = first_sentence(line)
+            header.title_is_body_text = True
+            body.append(line)
+        elif is_date_line(line):
             header.published = header.published or parse_date(line)
         elif header.title is None:
             header.title = line
@@ -83,8 +84,8 @@ def read_header(lines: list[str]) -> tuple[Header, list[str]]:
             header.title = line  # the first line was a section label glued to the title: 'NewsPutin's ...'
         elif byline := BYLINE.match(line):
             header.authors.append(byline.group(1))
-        elif is_name_line(line):
-            header.authors.append(line)
+        elif is_name_line(line) and not any(len(kept.split()) > CAPTION_WORDS for kept in body):
+            header.authors.append(line)  # a name alone above the article's first paragraph
         else:
             body.append(line)
     return header, body + lines[HEADER_LINES:]
