@@ -26,6 +26,10 @@ class Settings:
     html_fast: bool = True
     html_favor_recall: bool = True
     html_date_search: bool = True  # htmldate also looks for dates in the page's text
+    # a list of this many items or more, this share of its words link text, is menus or related
+    # stories and is taken out of a page before extraction
+    link_list_items: int = 3
+    link_list_share: float = 0.7
     # a body whose lines average fewer words than this, with this share of them the page's own
     # link texts, is an index page (on the extraction benchmark's articles the share is at most 0.07)
     listing_line_words: int = 15

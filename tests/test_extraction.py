@@ -178,9 +178,14 @@ the river, ending a debate that had lasted for more than a decade in the town.</
 <p>The bridge will carry cyclists and pedestrians between the old market and the railway station,
 and the council expects it to cut the walk between them by a quarter of an hour.</p>
 <p>READ MORE: Five things to know about the town budget</p>
+<p>The plan sets out three stages of work on the site:</p>
+<ul><li>the foundations on both banks of the river</li><li>the steel span, lifted into place in one piece</li>
+<li>the approach ramps and the lighting</li></ul>
 <p>Work is due to begin in April, once the last planning objections have been heard by the
 regional authority, which is expected to rule before the end of the month.</p>
 <p>Write to Jane Doe at jane.doe@gazette.example</p>
+<ul><li><a href="/a">Market hall to reopen after the summer</a></li><li><a href="/b">Station car park fees rise again</a></li>
+<li><a href="/c">Five things to know about the town budget</a></li><li><a href="/d">School wins regional chess title</a></li></ul>
 </article>
 <footer><p>Copyright 2024 Riverside Gazette. All rights reserved.</p></footer>
 </body></html>"""
@@ -190,8 +195,9 @@ def test_html_body_without_headline_and_furniture_and_its_metadata():
     article = extract_html(Article(id="p", source="page.html", raw=PAGE, format="html"))
     body = paragraphs(article)
     assert body[0].startswith("The town council voted on Tuesday evening")
-    assert body[-1].startswith("Work is due to begin in April")
-    assert len(body) == 3
+    assert body[-1].startswith("Work is due to begin in April")  # the related-stories list is gone
+    assert "- the steel span, lifted into place in one piece" in body  # a list of text stays
+    assert len(body) == 7
     assert "READ MORE" not in article.text and "jane.doe@" not in article.text
     assert article.title == "Council approves the new river bridge"
     assert article.url == "https://gazette.example/news/2024/03/river-bridge"
@@ -223,6 +229,9 @@ def test_pages_that_are_not_articles_are_rejected_with_the_reason(ingest, tmp_pa
         "<p>Subscribe to continue reading.</p></article></body></html>")
     links = "".join(f'<li><a href="/story/{n}">Story number {n} about the town and its council</a></li>' for n in range(40))
     (inputs / "index.html").write_text(f"<html><body><h1>Latest news</h1><ul>{links}</ul></body></html>")
+    headlines = "".join(f'<div><p><a href="/story/{n}">Story number {n} about the town and its council</a></p></div>'
+                        for n in range(40))
+    (inputs / "front.html").write_text(f"<html><body><h1>Front page</h1>{headlines}</body></html>")
     rows = "\n".join(";".join(f"{n * k:.2f}" for k in range(12)) + ";" for n in range(60))
     (inputs / "table.txt").write_text(f"Quarterly figures\n\n{rows}\n")
     (inputs / "captions.txt").write_text("Headline of a gallery\n\nPhoto: Jane Doe\n\nputin kim limousine\n")
@@ -231,11 +240,12 @@ def test_pages_that_are_not_articles_are_rejected_with_the_reason(ingest, tmp_pa
     good = lake.articles[0]
     assert good["language"] == "en" and good["url"] == "https://gazette.example/news/2024/03/river-bridge"
     reasons = {r["source"].rsplit("/", 1)[-1]: r["error"] for r in lake.rejects}
-    assert set(reasons) == {"empty.html", "paywall.html", "index.html", "table.txt", "captions.txt"}
+    assert set(reasons) == {"empty.html", "paywall.html", "index.html", "front.html", "table.txt", "captions.txt"}
     assert all(r["stage"] == "clean" for r in lake.rejects)
     assert reasons["empty.html"] == "empty page: the HTML has no visible text"
     assert reasons["paywall.html"].startswith("paywall stub:")
-    assert reasons["index.html"] == "not an article: 40 of its 41 lines are links (an index or listing page)"
+    assert reasons["index.html"].startswith("not an article: the page is mostly links (an index or listing page)")
+    assert reasons["front.html"] == "not an article: 40 of its 40 lines are links (an index or listing page)"
     assert reasons["table.txt"].startswith("not text: only 0% of the body's characters are letters")
     assert reasons["captions.txt"].startswith("no article text found: every line is furniture")
 

@@ -1,6 +1,7 @@
-"""A web page to its article body and metadata: one trafilatura extraction, then the body tree
-trimmed of what trafilatura keeps but an article body is not (the headline and standfirst above
-the first paragraph, furniture paragraphs)."""
+"""A web page to its article body and metadata: the page parsed once, its link lists (menus,
+'related stories') taken out, one trafilatura extraction, then the body tree trimmed of what
+trafilatura keeps but an article body is not (the headline and standfirst above the first
+paragraph, furniture paragraphs)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,12 @@ from urllib.parse import urlsplit
 
 import trafilatura
 from lxml import etree
+from trafilatura.utils import load_html
 from trafilatura.xml import xmltotxt
 
 from pipeline.article import Article
 from pipeline.options import Settings
+from transforms.article_checks import WORD
 from transforms.boilerplate import is_furniture
 from transforms.dates import parse_date
 
@@ -30,8 +33,12 @@ NOT_A_NAME = re.compile(r"^\s*(?:copyright\b|©|https?://)", re.IGNORECASE)
 def extract_html(article: Article, settings: Settings = Settings()) -> Article:
     """The article with `text` and the metadata found in `raw` filled in; `text` is empty when
     trafilatura finds no main content."""
+    page = load_html(article.raw)
+    if page is None:
+        return dataclasses.replace(article, text="")
+    drop_link_lists(page, settings.link_list_items, settings.link_list_share)
     doc = trafilatura.bare_extraction(
-        article.raw,
+        page,
         url=article.url,
         fast=settings.html_fast,
         favor_recall=settings.html_favor_recall,
@@ -54,6 +61,18 @@ def extract_html(article: Article, settings: Settings = Settings()) -> Article:
         site_name=site_name,
         categories=article.categories or list(doc.categories or []),
     )
+
+
+def drop_link_lists(page: etree._Element, min_items: int, min_link_share: float) -> None:
+    """Take out lists of `min_items` or more items whose text is mostly link text: navigation and
+    'related stories', which trafilatura sometimes keeps after the article."""
+    for listing in page.xpath("//ul|//ol"):
+        if len(listing.findall("li")) < min_items or listing.getparent() is None:
+            continue
+        words = len(WORD.findall(" ".join(listing.itertext())))
+        linked = sum(len(WORD.findall(" ".join(a.itertext()))) for a in listing.iter("a"))
+        if words and linked >= min_link_share * words:
+            listing.drop_tree()
 
 
 def article_body(body: etree._Element | None) -> str:
