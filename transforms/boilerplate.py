@@ -10,7 +10,7 @@ import re
 # Whole paragraphs that are widgets or labels, never article text.
 WIDGET = re.compile(
     r"^(?:notify of|inline feedbacks|view all comments|\d*\s*comments?|video thumbnail|advertisement"
-    r"|related(?: content| articles?| stories| coverage| posts)?:?|you may also like\W*|more from .{1,40}"
+    r"|related(?: content| articles?| stories| coverage| posts)?:?|you may also like\W*|more from [^.!?]{1,40}"
     r"|(?:most read|most popular|trending|recommended)(?: in .{1,40}| now| stories)?|don'?t miss"
     r"|read more|read next|share(?: this)?(?: article| story)?|print(?: article)?|order reprints"
     r"|contact the author:?|thanks? (?:you )?for signing up!?|subscribe(?: now| to .{1,80})?"
