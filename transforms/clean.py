@@ -1,10 +1,13 @@
-"""Clean stage: raw input to the article's body text, metadata, language and content hash."""
+"""Clean stage: raw input to the article's body text, metadata, language and content hash.
+
+A page is extracted once (trafilatura for HTML, a line filter for plain text); a body too short,
+empty or not prose is rejected with the reason (see `article_checks`).
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
-import re
 import time
 from collections.abc import Iterator
 
@@ -13,12 +16,13 @@ from apache_beam.metrics import Metrics
 
 from pipeline.article import Article
 from pipeline.options import Settings
+from transforms.article_checks import WORD, check_article
 from transforms.extract_html import extract_html
 from transforms.extract_text import extract_plain_text
-from transforms.rejects import REJECTS, InputError, reject_article
+from transforms.language import LanguageIdentifier, declared_language
+from transforms.rejects import REJECTS, reject_article
 
 STAGE = "clean"
-WORD = re.compile(r"\w+")
 
 
 class CleanArticles(beam.PTransform):
@@ -42,35 +46,36 @@ class CleanFn(beam.DoFn):
         self.msecs = Metrics.counter(STAGE, "msecs")
 
     def setup(self):
-        import py3langid
-
-        self.identify_language = py3langid.classify
+        self.languages = LanguageIdentifier(self.settings.language_min_confidence)
 
     def process(self, article: Article) -> Iterator:
+        # timed and caught before yielding: downstream steps fused into this one run inside the
+        # yield, and neither their time nor their errors are the clean stage's
         started = time.perf_counter()
         try:
-            yield self.clean(article)
+            result = self.clean(article)
             self.kept.inc()
         except Exception as error:  # noqa: BLE001 - every failure becomes a reject row
             self.rejected.inc()
-            yield reject_article(STAGE, error, article)
+            result = reject_article(STAGE, error, article)
         self.msecs.inc(int((time.perf_counter() - started) * 1000))
+        yield result
 
     def clean(self, article: Article) -> Article:
-        extract = extract_html if article.format == "html" else extract_plain_text
-        article = extract(article)
-        words = len(WORD.findall(article.text))
-        if words == 0:
-            raise InputError("no article text found in the page")
-        if words < self.settings.min_words:
-            raise InputError(
-                f"too little text to be an article: {words} words (the minimum is {self.settings.min_words})")
+        s = self.settings
+        if article.format == "html":
+            cleaned = extract_html(article, s)
+            declared = declared_language(article.raw)
+        else:
+            cleaned = extract_plain_text(article)
+            declared = None
+        words = check_article(article.raw, article.format, cleaned.text, s)
         return dataclasses.replace(
-            article,
+            cleaned,
             raw="",
             word_count=words,
-            language=article.language or self.identify_language(article.text)[0],
-            content_hash=content_hash(article.text),
+            language=cleaned.language or self.languages.identify(cleaned.text, declared),
+            content_hash=content_hash(cleaned.text),
         )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import warnings
 from datetime import datetime
 
 from dateutil import parser as dateutil_parser
@@ -10,16 +11,21 @@ from dateutil.tz import gettz
 
 from pipeline.article import utc
 
-# North American and common zone abbreviations; dateutil knows only UTC/GMT by itself.
+# Zone abbreviations newsrooms print; dateutil knows only UTC/GMT by itself. Where a name is
+# ambiguous (IST), the reading usual in English-language news wins.
 _ZONES = {
     name: gettz(zone)
     for name, zone in {
-        "EST": "America/New_York", "EDT": "America/New_York",
-        "CST": "America/Chicago", "CDT": "America/Chicago",
-        "MST": "America/Denver", "MDT": "America/Denver",
-        "PST": "America/Los_Angeles", "PDT": "America/Los_Angeles",
-        "BST": "Europe/London", "CET": "Europe/Paris", "CEST": "Europe/Paris",
-        "MSK": "Europe/Moscow", "KST": "Asia/Seoul", "JST": "Asia/Tokyo",
+        "ET": "America/New_York", "EST": "America/New_York", "EDT": "America/New_York",
+        "CT": "America/Chicago", "CST": "America/Chicago", "CDT": "America/Chicago",
+        "MT": "America/Denver", "MST": "America/Denver", "MDT": "America/Denver",
+        "PT": "America/Los_Angeles", "PST": "America/Los_Angeles", "PDT": "America/Los_Angeles",
+        "AKST": "America/Anchorage", "AKDT": "America/Anchorage", "HST": "Pacific/Honolulu",
+        "BST": "Europe/London", "WET": "Europe/Lisbon", "WEST": "Europe/Lisbon",
+        "CET": "Europe/Paris", "CEST": "Europe/Paris", "EET": "Europe/Athens", "EEST": "Europe/Athens",
+        "MSK": "Europe/Moscow", "IST": "Asia/Kolkata", "WIB": "Asia/Jakarta", "SGT": "Asia/Singapore",
+        "HKT": "Asia/Hong_Kong", "KST": "Asia/Seoul", "JST": "Asia/Tokyo",
+        "AEST": "Australia/Sydney", "AEDT": "Australia/Sydney",
     }.items()
 }
 _MONTHS = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
@@ -44,7 +50,10 @@ def parse_date(value: str | None) -> datetime | None:
         return None
     text = re.sub(r"^\s*(?:published|updated|date|posted)[:\s]+", "", value.strip(), flags=re.I)
     try:
-        parsed = dateutil_parser.parse(text, tzinfos=_ZONES, fuzzy=True)
+        with warnings.catch_warnings():
+            # an unknown zone name ('EAT') leaves the time as read, taken as UTC below
+            warnings.simplefilter("ignore", dateutil_parser.UnknownTimezoneWarning)
+            parsed = dateutil_parser.parse(text, tzinfos=_ZONES, fuzzy=True)
     except (ValueError, OverflowError):
         return None
     if not 1900 <= parsed.year <= 2100:
