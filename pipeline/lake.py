@@ -121,7 +121,8 @@ WITH story_entities AS (
 SELECT story_id, min(seen_at) AS first_seen, max(seen_at) AS last_seen, count(*) AS articles,
        list(DISTINCT outlet ORDER BY outlet) AS sources,
        arg_min(title, seen_at) FILTER (WHERE title IS NOT NULL) AS headline,
-       mode(topic) AS topic, any_value(top_entities) AS top_entities
+       mode(topic) AS topic,
+       coalesce(any_value(top_entities), CAST([] AS VARCHAR[])) AS top_entities
 FROM story_articles LEFT JOIN top_entities USING (story_id)
 GROUP BY story_id
 """

@@ -47,8 +47,10 @@ svg rect:hover { opacity: .8; }
 .legend { display: flex; flex-wrap: wrap; gap: 4px 16px; margin: 0 0 8px; padding: 0; list-style: none;
           font-size: 13px; }
 .legend i { display: inline-block; width: 11px; height: 11px; border-radius: 2px; margin-right: 6px; }
+.scrolls { overflow-x: auto; }
 table { width: 100%; border-collapse: collapse; font-size: 13px; margin-top: 12px; }
 th, td { text-align: left; padding: 5px 8px; border-bottom: 1px solid var(--line); vertical-align: top; }
+.path { overflow-wrap: anywhere; }
 th { color: var(--muted); font-weight: 600; }
 td.number, th.number { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 .when { white-space: nowrap; }
@@ -104,11 +106,21 @@ def table(headings: list[str], rows: list[list[str]], numeric: set[int] = frozen
 
     head = "".join(f"<th{kind(i)}>{escape(h)}</th>" for i, h in enumerate(headings))
     body = "".join("<tr>" + "".join(f"<td{kind(i)}>{c}</td>" for i, c in enumerate(row)) + "</tr>" for row in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return f'<div class="scrolls"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
+
+
+def records(relation) -> list[dict]:
+    """A query's rows as dicts by column name."""
+    return [dict(zip(relation.columns, row)) for row in relation.fetchall()]
 
 
 def when(value: datetime | None) -> str:
     return "" if value is None else f'<span class="when">{value:%Y-%m-%d %H:%M}</span>'
+
+
+def path(text: str) -> str:
+    """File names and paths, which may break anywhere to fit their column."""
+    return f'<span class="path">{escape(text)}</span>'
 
 
 def summary_cards(lake: Lake) -> str:
@@ -123,19 +135,18 @@ def summary_cards(lake: Lake) -> str:
 
 
 def run_history(lake: Lake) -> str:
-    shown = lake.settings.report_runs
-    runs = lake.sql("SELECT * FROM (SELECT run_id, started_at, seconds, inputs, kept, duplicates, rejected, "
-                    "per_topic FROM runs ORDER BY started_at DESC LIMIT $shown) ORDER BY started_at",
-                    {"shown": shown}).fetchall()
+    runs = records(lake.sql("SELECT * FROM (SELECT * FROM runs ORDER BY started_at DESC LIMIT $shown) "
+                            "ORDER BY started_at", {"shown": lake.settings.report_runs}))
     if not runs:
         return section("Run history", empty("No finished run yet: a run's files count once its manifest is written."))
     [(total,)] = lake.sql("SELECT count(*) FROM runs").fetchall()
-    labels = [f"{started:%m-%d %H:%M}" for _, started, *_ in runs]
-    series = {outcome: [run[4 + i] for run in runs] for i, outcome in enumerate(RUN_OUTCOMES)}
-    chart = stacked_columns(labels, series, RUN_OUTCOMES, "inputs per run: kept, duplicates, rejected")
-    rows = [[f"<code>{escape(run_id)}</code>", when(started), f"{seconds:.1f}", f"{inputs:,}", f"{kept:,}",
-             f"{duplicates:,}", f"{rejected:,}", escape(", ".join(f"{t} {n}" for t, n in per_topic.items()))]
-            for run_id, started, seconds, inputs, kept, duplicates, rejected, per_topic in reversed(runs)]
+    chart = stacked_columns([f"{run['started_at']:%m-%d %H:%M}" for run in runs],
+                            {outcome: [run[outcome] for run in runs] for outcome in RUN_OUTCOMES},
+                            RUN_OUTCOMES, "inputs per run: kept, duplicates, rejected")
+    rows = [[f"<code>{escape(run['run_id'])}</code>", when(run["started_at"]), f"{run['seconds']:.1f}",
+             *(f"{run[count]:,}" for count in ("inputs", "kept", "duplicates", "rejected")),
+             escape(", ".join(f"{topic} {n}" for topic, n in run["per_topic"].items()))]
+            for run in reversed(runs)]
     parts = [legend(RUN_OUTCOMES), chart,
              table(["run", "started (UTC)", "seconds", "read", "kept", "duplicates", "rejected", "topics"],
                    rows, numeric={2, 3, 4, 5, 6})]
@@ -182,12 +193,11 @@ def bucket_range(first: date, last: date, bucket: str) -> list[date]:
 
 
 def top_entities(lake: Lake) -> str:
-    entities = lake.top_entities(rows=lake.settings.report_entities).fetchall()
+    entities = records(lake.top_entities(rows=lake.settings.report_entities))
     if not entities:
         return section("Top entities", empty("No entity named yet."))
-    labels = sorted({label for _, label, *_ in entities})
-    colours = {label: colour(i) for i, label in enumerate(labels)}
-    bars = [(name, articles, colours[label]) for name, label, articles, *_ in entities]
+    colours = {label: colour(i) for i, label in enumerate(sorted({e["label"] for e in entities}))}
+    bars = [(e["name"], e["articles"], colours[e["label"]]) for e in entities]
     return section("Top entities", legend(colours),
                    horizontal_bars(bars, "entities by the number of articles naming them", unit=" articles"),
                    note("By the number of articles that name each entity; hover a bar for the exact count."))
@@ -214,19 +224,23 @@ def entities_together(lake: Lake) -> str:
 
 
 def largest_stories(lake: Lake) -> str:
-    stories = lake.latest_stories(rows=lake.settings.report_stories).fetchall()
+    stories = records(lake.latest_stories(rows=lake.settings.report_stories))
     if not stories:
         return section("Largest stories", empty("No story yet."))
-    largest = max(story[3] for story in stories)
+    largest = max(story["articles"] for story in stories)
     rows = []
-    for _, first_seen, last_seen, articles, sources, headline, topic, entities in stories:
-        meter = f'<span class="meter" style="width:{60 * articles / largest:.0f}px"></span>'
-        named = [short_source(source) for source in sources[:3]]
-        shown_sources = ", ".join(named) + (f" and {len(sources) - 3} more" if len(sources) > 3 else "")
-        rows.append([escape(headline or "(no headline)"), meter + f"{articles:,}", when(first_seen), when(last_seen),
-                     escape(topic or ""), escape(shown_sources), escape(", ".join(entities or []))])
+    for story in stories:
+        meter = f'<span class="meter" style="width:{60 * story["articles"] / largest:.0f}px"></span>'
+        sources = story["sources"]
+        named = ", ".join(short_source(source) for source in sources[:3])
+        more = f" and {len(sources) - 3} more" if len(sources) > 3 else ""
+        seen = when(story["first_seen"])
+        if story["last_seen"] != story["first_seen"]:
+            seen += f"<br>to {when(story['last_seen'])}"
+        rows.append([escape(story["headline"] or "(no headline)"), meter + f"{story['articles']:,}", seen,
+                     escape(story["topic"] or ""), path(named + more), escape(", ".join(story["top_entities"]))])
     return section("Largest stories",
-                   table(["headline", "articles", "first seen", "last seen", "topic", "sources", "top entities"],
+                   table(["headline", "articles", "seen (UTC)", "topic", "sources", "top entities"],
                          rows, numeric={1}))
 
 
@@ -248,6 +262,7 @@ def reject_reasons(lake: Lake) -> str:
     examples = lake.sql("SELECT source, stage, error FROM rejects ORDER BY run_id DESC, source LIMIT 10").fetchall()
     return section("Reject reasons", legend(colours),
                    horizontal_bars(bars, "rejected inputs by reason", label_characters=70, unit=" rejects"),
-                   table(["input", "stage", "error"], [[escape(c) for c in row] for row in examples]),
+                   table(["input", "stage", "error"], [[path(source), escape(stage), escape(error)]
+                                                       for source, stage, error in examples]),
                    note("The bars group errors that differ only in their numbers; the table lists "
                         "the latest rejects in full."))
