@@ -59,6 +59,9 @@ CREATE MACRO stem(word) AS CASE
     WHEN word LIKE '%s' AND NOT (word LIKE '%us' OR word LIKE '%ss')
         THEN substr(word, 1, length(word) - 1)
     ELSE word END;
+-- How many words of a text are forms of `term`, among those the regular expression picks.
+CREATE MACRO stem_hits(text, pattern, term) AS len(list_filter(
+    regexp_extract_all(coalesce(text, ''), pattern, 1), lambda word: stem(lower(word)) = term));
 """
 
 RUNS_VIEW = """
@@ -128,29 +131,27 @@ GROUP BY story_id
 """
 
 # Ranked full-text search: Okapi BM25 over title and text, a title hit counting as
-# `search_title_weight` text hits. Articles that contain no query word (a cheap substring test)
-# are never split into words.
+# `search_title_weight` text hits. The query's words are stemmed like the text's (QUERY_TERMS);
+# for each term, one regular expression picks the words that start like it and the stemmer keeps
+# those that are its forms. Articles with no term even as a substring are skipped first.
+QUERY_TERMS = "SELECT DISTINCT stem(unnest(words($query))) AS term ORDER BY term"
+TERM_HITS = """
+SELECT id, $term_{n} AS term, stem_hits(title, $pattern_{n}, $term_{n}) AS title_hits,
+       stem_hits(text, $pattern_{n}, $term_{n}) AS text_hits
+FROM candidates
+"""
 SEARCH = """
-WITH query_terms AS (
-    SELECT DISTINCT stem(unnest(words($query))) AS term
-), collection AS (
+WITH collection AS (
     SELECT count(*) AS articles, avg(word_count) AS mean_words FROM articles WHERE {scope}
 ), candidates AS (
     SELECT id, title, text, published, topic, word_count FROM articles
-    WHERE {scope} AND EXISTS (SELECT 1 FROM query_terms
-                              WHERE contains(lower(coalesce(title, '') || ' ' || text), rtrim(term, 'y')))
-), tokens AS (
-    SELECT id, true AS in_title, stem(unnest(words(title))) AS term FROM candidates
-    UNION ALL
-    SELECT id, false AS in_title, stem(unnest(words(text))) AS term FROM candidates
+    WHERE {scope} AND (regexp_matches(text, $any_term) OR regexp_matches(coalesce(title, ''), $any_term))
 ), hits AS (
-    SELECT id, term, count(*) FILTER (in_title) AS title_hits, count(*) FILTER (NOT in_title) AS text_hits
-    FROM tokens SEMI JOIN query_terms USING (term)
-    GROUP BY id, term
+    SELECT * FROM ({term_hits}) WHERE title_hits + text_hits > 0
 ), term_articles AS (
     SELECT term, count(*) AS articles FROM hits GROUP BY term
 ), scored AS (
-    SELECT id, CAST(sum(title_hits + text_hits) AS BIGINT) AS hits, list(term ORDER BY term) AS terms,
+    SELECT id, CAST(sum(title_hits + text_hits) AS BIGINT) AS hits,
            sum(ln(1 + (collection.articles - term_articles.articles + 0.5) / (term_articles.articles + 0.5))
                * weighted * ($k1 + 1)
                / (weighted + $k1 * (1 - $b + $b * word_count / collection.mean_words))) AS score
@@ -158,20 +159,18 @@ WITH query_terms AS (
          JOIN term_articles USING (term) JOIN candidates USING (id) CROSS JOIN collection
     GROUP BY id
 )
-SELECT score, hits, title, published, topic,
-       snippet(text, terms) AS snippet, id
+SELECT score, hits, title, published, topic, snippet(text, $any_term) AS snippet, id
 FROM scored JOIN candidates USING (id)
 ORDER BY score DESC, published DESC NULLS LAST, id
 LIMIT $rows
 """
 
-# Some 160 characters of the text around the first hit of any of the terms, cut at spaces.
+
+# Some 160 characters of the text around the first match of `pattern`, cut at spaces.
 SNIPPET_MACRO = r"""
-CREATE MACRO snippet(text, terms) AS (
+CREATE MACRO snippet(text, pattern) AS (
     WITH found AS (
-        SELECT greatest(coalesce(list_min(list_filter(
-            list_transform(terms, lambda term: instr(lower(text), rtrim(term, 'y'))),
-            lambda position: position > 0)), 1) - 60, 1) AS start
+        SELECT greatest(instr(text, regexp_extract(text, pattern)) - 60, 1) AS start
     ), piece AS (
         SELECT start > 1 AS cut_before, start + 160 <= length(text) AS cut_after,
                regexp_replace(substr(text, start, 160), '\s+', ' ', 'g') AS words
@@ -274,16 +273,22 @@ class Lake:
 
     def search(self, query: str, topic: str | None = None, rows: int | None = None):
         """Articles ranked by how well their title and text match the words of `query`."""
-        if not any(character.isalnum() for character in query):
+        terms = [term for (term,) in self.sql(QUERY_TERMS, {"query": query}).fetchall()]
+        if not terms:
             raise ValueError(f"the search '{query}' has no word to look for")
         s = self.settings
-        params = {"query": query, "rows": rows or s.query_rows, "k1": s.search_bm25_k1,
-                  "b": s.search_bm25_b, "title_weight": s.search_title_weight}
+        params = {"rows": rows or s.query_rows, "k1": s.search_bm25_k1, "b": s.search_bm25_b,
+                  "title_weight": s.search_title_weight,
+                  "any_term": "(?i)" + "|".join(stem_prefix(term) for term in terms)}
+        for n, term in enumerate(terms):
+            params[f"term_{n}"] = term
+            params[f"pattern_{n}"] = rf"(?i)(?:^|[^\pL\pN])({stem_prefix(term)}[\pL\pN]*)"
         scope = "true"
         if topic is not None:
             scope = "topic = $topic"
             params["topic"] = topic
-        return self.sql(SEARCH.format(scope=scope), params)
+        term_hits = "UNION ALL".join(TERM_HITS.format(n=n) for n in range(len(terms)))
+        return self.sql(SEARCH.format(scope=scope, term_hits=term_hits), params)
 
     def close(self) -> None:
         self.connection.close()
@@ -314,6 +319,12 @@ def table_files(folder: str, table: str) -> str:
     if table in PARTITIONED_BY:
         return os.path.join(folder, table, f"{PARTITIONED_BY[table]}=*", "*.parquet")
     return os.path.join(folder, table, "*.parquet")
+
+
+def stem_prefix(term: str) -> str:
+    """What every word that stems to `term` starts with: the stemmer turns 'ies' into 'y'.
+    Terms are made of letters and digits only, so they are safe inside a regular expression."""
+    return term[:-1] if term.endswith("y") else term
 
 
 def where(conditions: list[str]) -> str:
