@@ -62,6 +62,20 @@ CREATE MACRO stem(word) AS CASE
 -- How many words of a text are forms of `term`, among those the regular expression picks.
 CREATE MACRO stem_hits(text, pattern, term) AS len(list_filter(
     regexp_extract_all(coalesce(text, ''), pattern, 1), lambda word: stem(lower(word)) = term));
+-- Some 160 characters of the text around the first match of `pattern`, cut at spaces.
+CREATE MACRO snippet(text, pattern) AS (
+    WITH found AS (
+        SELECT greatest(instr(text, regexp_extract(text, pattern)) - 60, 1) AS start
+    ), piece AS (
+        SELECT start > 1 AS cut_before, start + 160 <= length(text) AS cut_after,
+               regexp_replace(substr(text, start, 160), '\s+', ' ', 'g') AS words
+        FROM found
+    )
+    SELECT CASE WHEN cut_before THEN '…' ELSE '' END
+           || trim(regexp_replace(regexp_replace(words, CASE WHEN cut_before THEN '^\S*\s' ELSE '^' END, ''),
+                                  CASE WHEN cut_after THEN '\s\S*$' ELSE '$' END, ''))
+           || CASE WHEN cut_after THEN '…' ELSE '' END
+    FROM piece);
 """
 
 RUNS_VIEW = """
@@ -130,6 +144,22 @@ FROM story_articles LEFT JOIN top_entities USING (story_id)
 GROUP BY story_id
 """
 
+# The ready-made questions. {condition} is what the caller asked for (see FILTERS), else true.
+LATEST_STORIES = """
+SELECT * FROM stories WHERE {condition}
+ORDER BY articles DESC, last_seen DESC, story_id
+LIMIT $rows
+"""
+TOP_ENTITIES = """
+SELECT name, label, count(DISTINCT article_id) AS articles, CAST(sum(mentions) AS BIGINT) AS mentions,
+       count(DISTINCT story_id) AS stories, min(seen_at) AS first_seen, max(seen_at) AS last_seen
+FROM entities WHERE {condition}
+GROUP BY name, label
+ORDER BY articles DESC, mentions DESC, name
+LIMIT $rows
+"""
+FILTERS = {"topic": "topic = $topic", "label": "label = upper($label)", "since": "last_seen >= $since"}
+
 # Ranked full-text search: Okapi BM25 over title and text, a title hit counting as
 # `search_title_weight` text hits. The query's words are stemmed like the text's (QUERY_TERMS);
 # for each term, one regular expression picks the words that start like it and the stemmer keeps
@@ -142,10 +172,10 @@ FROM candidates
 """
 SEARCH = """
 WITH collection AS (
-    SELECT count(*) AS articles, avg(word_count) AS mean_words FROM articles WHERE {scope}
+    SELECT count(*) AS articles, avg(word_count) AS mean_words FROM articles WHERE {condition}
 ), candidates AS (
     SELECT id, title, text, published, topic, word_count FROM articles
-    WHERE {scope} AND (regexp_matches(text, $any_term) OR regexp_matches(coalesce(title, ''), $any_term))
+    WHERE {condition} AND (regexp_matches(text, $any_term) OR regexp_matches(coalesce(title, ''), $any_term))
 ), hits AS (
     SELECT * FROM ({term_hits}) WHERE title_hits + text_hits > 0
 ), term_articles AS (
@@ -163,24 +193,6 @@ SELECT score, hits, title, published, topic, snippet(text, $any_term) AS snippet
 FROM scored JOIN candidates USING (id)
 ORDER BY score DESC, published DESC NULLS LAST, id
 LIMIT $rows
-"""
-
-
-# Some 160 characters of the text around the first match of `pattern`, cut at spaces.
-SNIPPET_MACRO = r"""
-CREATE MACRO snippet(text, pattern) AS (
-    WITH found AS (
-        SELECT greatest(instr(text, regexp_extract(text, pattern)) - 60, 1) AS start
-    ), piece AS (
-        SELECT start > 1 AS cut_before, start + 160 <= length(text) AS cut_after,
-               regexp_replace(substr(text, start, 160), '\s+', ' ', 'g') AS words
-        FROM found
-    )
-    SELECT CASE WHEN cut_before THEN '…' ELSE '' END
-           || trim(regexp_replace(regexp_replace(words, CASE WHEN cut_before THEN '^\S*\s' ELSE '^' END, ''),
-                                  CASE WHEN cut_after THEN '\s\S*$' ELSE '$' END, ''))
-           || CASE WHEN cut_after THEN '…' ELSE '' END
-    FROM piece);
 """
 
 
@@ -244,51 +256,34 @@ class Lake:
                              partition_base_dir=base)
         return dataset.filter(ds.field("run_id").isin(self.finished_runs()))
 
-    def latest_stories(self, since=None, topic: str | None = None, rows: int | None = None):
-        """The largest stories, then the latest; `since` keeps those still reported since then."""
-        conditions, params = [], {"rows": rows or self.settings.query_rows}
-        if since is not None:
-            conditions.append("last_seen >= $since")
-            params["since"] = since
-        if topic is not None:
-            conditions.append("topic = $topic")
-            params["topic"] = topic
-        return self.sql(f"SELECT * FROM stories {where(conditions)} "
-                        "ORDER BY articles DESC, last_seen DESC, story_id LIMIT $rows", params)
+    def latest_stories(self, since=None, topic: str | None = None, rows: int | None = None) -> duckdb.DuckDBPyRelation:
+        """The largest stories, then the latest; `since` keeps those with an article seen since then."""
+        condition, params = matching(since=since, topic=topic)
+        params["rows"] = rows or self.settings.query_rows
+        return self.sql(LATEST_STORIES.format(condition=condition), params)
 
-    def top_entities(self, topic: str | None = None, label: str | None = None, rows: int | None = None):
+    def top_entities(self, topic: str | None = None, label: str | None = None,
+                     rows: int | None = None) -> duckdb.DuckDBPyRelation:
         """The entities named in the most articles, with their mentions and stories."""
-        conditions, params = [], {"rows": rows or self.settings.query_rows}
-        if topic is not None:
-            conditions.append("topic = $topic")
-            params["topic"] = topic
-        if label is not None:
-            conditions.append("label = upper($label)")
-            params["label"] = label
-        return self.sql(
-            "SELECT name, label, count(DISTINCT article_id) AS articles, CAST(sum(mentions) AS BIGINT) AS mentions, "
-            "count(DISTINCT story_id) AS stories, min(seen_at) AS first_seen, max(seen_at) AS last_seen "
-            f"FROM entities {where(conditions)} GROUP BY name, label "
-            "ORDER BY articles DESC, mentions DESC, name LIMIT $rows", params)
+        condition, params = matching(topic=topic, label=label)
+        params["rows"] = rows or self.settings.query_rows
+        return self.sql(TOP_ENTITIES.format(condition=condition), params)
 
-    def search(self, query: str, topic: str | None = None, rows: int | None = None):
+    def search(self, query: str, topic: str | None = None, rows: int | None = None) -> duckdb.DuckDBPyRelation:
         """Articles ranked by how well their title and text match the words of `query`."""
         terms = [term for (term,) in self.sql(QUERY_TERMS, {"query": query}).fetchall()]
         if not terms:
             raise ValueError(f"the search '{query}' has no word to look for")
+        condition, params = matching(topic=topic)
         s = self.settings
-        params = {"rows": rows or s.query_rows, "k1": s.search_bm25_k1, "b": s.search_bm25_b,
-                  "title_weight": s.search_title_weight,
-                  "any_term": "(?i)" + "|".join(stem_prefix(term) for term in terms)}
+        params |= {"rows": rows or s.query_rows, "k1": s.search_bm25_k1, "b": s.search_bm25_b,
+                   "title_weight": s.search_title_weight,
+                   "any_term": "(?i)" + "|".join(stem_prefix(term) for term in terms)}
         for n, term in enumerate(terms):
             params[f"term_{n}"] = term
             params[f"pattern_{n}"] = rf"(?i)(?:^|[^\pL\pN])({stem_prefix(term)}[\pL\pN]*)"
-        scope = "true"
-        if topic is not None:
-            scope = "topic = $topic"
-            params["topic"] = topic
         term_hits = "UNION ALL".join(TERM_HITS.format(n=n) for n in range(len(terms)))
-        return self.sql(SEARCH.format(scope=scope, term_hits=term_hits), params)
+        return self.sql(SEARCH.format(condition=condition, term_hits=term_hits), params)
 
     def close(self) -> None:
         self.connection.close()
@@ -302,7 +297,6 @@ class Lake:
 
 def create_views(connection: duckdb.DuckDBPyConnection, folder: str, settings: Settings) -> None:
     connection.execute(MACROS)
-    connection.execute(SNIPPET_MACRO)
     connection.execute(RUNS_VIEW.format(folder=sql_text(folder)))
     connection.execute("CREATE SCHEMA newsbeam")
     for table, schema in FILE_TABLES.items():
@@ -327,8 +321,10 @@ def stem_prefix(term: str) -> str:
     return term[:-1] if term.endswith("y") else term
 
 
-def where(conditions: list[str]) -> str:
-    return f"WHERE {' AND '.join(conditions)}" if conditions else ""
+def matching(**filters) -> tuple[str, dict]:
+    """The SQL condition for the FILTERS given a value (true when none is), and its parameters."""
+    given = {name: value for name, value in filters.items() if value is not None}
+    return " AND ".join(FILTERS[name] for name in given) or "true", given
 
 
 def sql_text(value: str) -> str:

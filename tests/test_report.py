@@ -10,6 +10,7 @@ import shutil
 import struct
 import subprocess
 import time
+from datetime import date
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -17,6 +18,8 @@ import pytest
 
 from pipeline.cli import main as newsbeam
 from pipeline.lake import Lake
+from pipeline.report import bucket_range
+from pipeline.svg_charts import nice_ticks
 from test_query import HARBOUR, parquet_rows, write_inputs
 
 HOSTILE_TITLE = "<script>document.title='owned'</script> Aurus <img src=x> & co"
@@ -129,6 +132,22 @@ def test_an_empty_lake_gets_a_page_that_says_so(tmp_path):
     assert newsbeam(["report", str(tmp_path / "lake"), "--html", str(tmp_path / "report.html")]) == 0
     page = Page((tmp_path / "report.html").read_text())
     assert page.headings == SECTIONS and "svg" not in page.tags
+
+
+def test_time_runs_evenly_across_empty_buckets():
+    assert bucket_range(date(2024, 11, 1), date(2025, 2, 1), "month") == \
+        [date(2024, 11, 1), date(2024, 12, 1), date(2025, 1, 1), date(2025, 2, 1)]
+    assert bucket_range(date(2024, 12, 30), date(2025, 1, 13), "week") == \
+        [date(2024, 12, 30), date(2025, 1, 6), date(2025, 1, 13)]
+    assert bucket_range(date(2024, 2, 28), date(2024, 3, 1), "day") == \
+        [date(2024, 2, 28), date(2024, 2, 29), date(2024, 3, 1)]
+
+
+def test_axis_ticks_are_round_counts():
+    assert nice_ticks(7) == [0, 2, 4, 6, 8]
+    assert nice_ticks(5) == [0, 1, 2, 3, 4, 5]
+    assert nice_ticks(1234) == [0, 500, 1000, 1500]
+    assert nice_ticks(1) == [0, 1] and nice_ticks(0) == [0, 1]
 
 
 # ---- in a real browser -----------------------------------------------------------------------

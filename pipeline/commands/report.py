@@ -33,5 +33,10 @@ def main(args, extra_args: list[str]) -> int:
     os.makedirs(folder, exist_ok=True)
     with open(args.html, "w", encoding="utf-8") as handle:
         handle.write(html)
-    print(f"wrote {args.html} ({len(html.encode()) / 1024:.0f} KiB): {runs} runs, {articles} articles")
+    print(f"wrote {args.html} ({len(html.encode()) / 1024:.0f} KiB): {plural(runs, 'finished run')}, "
+          f"{plural(articles, 'article')}")
     return 0
+
+
+def plural(count: int, noun: str) -> str:
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
