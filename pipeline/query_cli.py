@@ -8,17 +8,18 @@ in full, written by DuckDB's COPY so that the three agree on types.
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import os
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable
 from decimal import Decimal
-
-import argparse
 
 import duckdb
 
+from pipeline.lake import Lake
 from pipeline.options import Settings
 
 FORMATS = ("table", "csv", "json", "parquet")
@@ -46,6 +47,13 @@ def add_output_arguments(parser) -> None:
     parser.add_argument("--format", choices=FORMATS, default="table",
                         help="an aligned table (default), csv, json (one object per line) or parquet")
     parser.add_argument("--out", metavar="FILE", help="write to FILE rather than the terminal (parquet needs it)")
+
+
+def answer(args, question: Callable[[Lake], duckdb.DuckDBPyRelation]) -> int:
+    """Open the lake of `args`, ask it `question`, and print the answer as `args` say."""
+    with Lake.open(args.lake) as lake:
+        write_result(question(lake), args.format, args.out)
+    return 0
 
 
 def write_result(relation: duckdb.DuckDBPyRelation, output_format: str = "table", out: str | None = None) -> None:

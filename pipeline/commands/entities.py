@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from pipeline.lake import Lake
-from pipeline.query_cli import add_lake_argument, add_output_arguments, add_rows_argument, write_result
+from pipeline.query_cli import add_lake_argument, add_output_arguments, add_rows_argument, answer
 
 HELP = "the entities named in the most articles, with their mentions and stories"
 DESCRIPTION = """\
@@ -25,6 +24,4 @@ def add_arguments(parser) -> None:
 
 
 def main(args, extra_args: list[str]) -> int:
-    with Lake.open(args.lake) as lake:
-        write_result(lake.top_entities(topic=args.topic, label=args.label, rows=args.top), args.format, args.out)
-    return 0
+    return answer(args, lambda lake: lake.top_entities(topic=args.topic, label=args.label, rows=args.top))

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from pipeline.lake import Lake
-from pipeline.query_cli import add_lake_argument, add_output_arguments, add_rows_argument, write_result
+from pipeline.query_cli import add_lake_argument, add_output_arguments, add_rows_argument, answer
 
 HELP = "find articles by words in their title and text, best match first"
 DESCRIPTION = """\
@@ -29,6 +28,4 @@ def add_arguments(parser) -> None:
 
 
 def main(args, extra_args: list[str]) -> int:
-    with Lake.open(args.lake) as lake:
-        write_result(lake.search(args.query, topic=args.topic, rows=args.limit), args.format, args.out)
-    return 0
+    return answer(args, lambda lake: lake.search(args.query, topic=args.topic, rows=args.limit))

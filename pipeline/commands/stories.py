@@ -5,8 +5,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta, timezone
 
-from pipeline.lake import Lake
-from pipeline.query_cli import add_lake_argument, add_output_arguments, add_rows_argument, write_result
+from pipeline.query_cli import add_lake_argument, add_output_arguments, add_rows_argument, answer
 
 HELP = "the largest stories: first and last seen, articles, sources, headline, top entities"
 DESCRIPTION = """\
@@ -33,9 +32,7 @@ def add_arguments(parser) -> None:
 
 def main(args, extra_args: list[str]) -> int:
     since = parse_since(args.since) if args.since else None
-    with Lake.open(args.lake) as lake:
-        write_result(lake.latest_stories(since=since, topic=args.topic, rows=args.limit), args.format, args.out)
-    return 0
+    return answer(args, lambda lake: lake.latest_stories(since=since, topic=args.topic, rows=args.limit))
 
 
 def parse_since(text: str, now: datetime | None = None) -> datetime:
