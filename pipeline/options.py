@@ -75,6 +75,17 @@ class Settings:
     write_shards: int = 1  # files per partition per run; raise it to write in parallel
     rows_per_file: int = 100_000  # Parquet files are split beyond this many rows
     row_group_rows: int = 10_000
+    # query (newsbeam query, stories, entities, search, report)
+    query_rows: int = 20  # rows the ready-made questions show unless asked for more
+    story_top_entities: int = 5  # entity names listed per story
+    search_title_weight: float = 3.0  # a hit in the title counts as this many hits in the text
+    search_bm25_k1: float = 1.2  # how fast repeated hits stop adding to the score
+    search_bm25_b: float = 0.75  # how much a long article's hits are discounted
+    # report (newsbeam report)
+    report_runs: int = 30  # the latest runs shown
+    report_entities: int = 15  # entities in the top-entities chart
+    report_matrix_entities: int = 12  # entities in the co-occurrence grid
+    report_stories: int = 10  # stories in the largest-stories table
 
     @property
     def minhash_permutations(self) -> int:

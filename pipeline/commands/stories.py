@@ -1,0 +1,49 @@
+"""`newsbeam stories`: the largest stories, optionally only those reported recently."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone
+
+from pipeline.query_cli import add_lake_argument, add_output_arguments, add_rows_argument, answer
+
+HELP = "the largest stories: first and last seen, articles, sources, headline, top entities"
+DESCRIPTION = """\
+List the stories in the lake in DIR, the ones with the most articles first, then the latest.
+--since keeps the stories with an article seen since then: a duration back from now (30m, 12h,
+2d, 3w) or a date or time (2024-06-01, 2024-06-01T12:00, UTC unless an offset is given).
+
+example:
+  newsbeam stories out --since 2d
+  newsbeam stories out --since 2024-06-01 --topic politics --format csv
+"""
+
+DURATION = re.compile(r"(\d+)\s*([mhdw])")
+UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def add_arguments(parser) -> None:
+    add_lake_argument(parser)
+    parser.add_argument("--since", metavar="WHEN", help="only stories seen since: 2d, 12h, 2024-06-01 ...")
+    parser.add_argument("--topic", help="only stories of this topic")
+    add_rows_argument(parser, "--limit", "stories")
+    add_output_arguments(parser)
+
+
+def main(args, extra_args: list[str]) -> int:
+    since = parse_since(args.since) if args.since else None
+    return answer(args, lambda lake: lake.latest_stories(since=since, topic=args.topic, rows=args.limit))
+
+
+def parse_since(text: str, now: datetime | None = None) -> datetime:
+    """'2d' (back from now), '2024-06-01' or '2024-06-01T12:00+02:00' as a UTC time."""
+    duration = DURATION.fullmatch(text.strip())
+    if duration:
+        amount, unit = duration.groups()
+        return (now or datetime.now(timezone.utc)) - timedelta(**{UNITS[unit]: int(amount)})
+    try:
+        when = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(f"--since '{text}' is neither a duration (30m, 12h, 2d, 3w) nor a date "
+                         "(2024-06-01, 2024-06-01T12:00)") from None
+    return when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when.astimezone(timezone.utc)
