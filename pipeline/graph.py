@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import apache_beam as beam
 
 from pipeline.article import ARTICLE_SCHEMA, DUPLICATE_SCHEMA, LEDGER_SCHEMA, REJECT_SCHEMA
@@ -19,20 +21,23 @@ from transforms.topics import ClassifyTopics
 
 class IngestArticles(beam.PTransform):
     """Input paths and feeds to the three outputs (kept articles, duplicates, rejects) and the
-    ledger. `output` is the lake, whose `_state/` the feeds' conditional GETs read."""
+    ledger. `output` is the lake, whose `_state/` the feeds' conditional GETs read; `now` the
+    time the feeds are polled at."""
 
     def __init__(self, inputs: list[str], run_id: str, settings: Settings = Settings(),
-                 feeds: list[str] = (), output: str | None = None):
+                 feeds: list[str] = (), output: str | None = None, now: datetime | None = None):
         super().__init__()
         self.inputs = inputs
         self.run_id = run_id
         self.settings = settings
         self.feeds = feeds
         self.output = output
+        self.now = now
 
     def expand(self, pbegin):
         s = self.settings
-        raw, read_rejects = pbegin | "Read" >> ReadArticles(self.inputs, self.run_id, s, self.feeds, self.output)
+        raw, read_rejects = pbegin | "Read" >> ReadArticles(self.inputs, self.run_id, s, self.feeds, self.output,
+                                                                self.now)
         clean, clean_rejects = raw | "Clean" >> CleanArticles(s)
         kept, duplicates = clean | "Dedupe" >> DedupeArticles(s)
         tagged, entity_rejects = kept | "Entities" >> TagEntities(s)
