@@ -42,6 +42,11 @@ def add_arguments(parser) -> None:
     parser.add_argument("--output", "-o", required=True, metavar="DIR", help="the lake to write to")
     parser.add_argument("--feeds", nargs="+", action="extend", default=[], metavar="FEEDS",
                         help="feed URLs, text files of feed URLs, or OPML lists (put INPUTs before this flag)")
+    add_settings_arguments(parser)
+
+
+def add_settings_arguments(parser) -> None:
+    """The flags that set how feeds are fetched and articles processed (run and watch)."""
     parser.add_argument("--allow-private-addresses", action="store_true",
                         help="also fetch feeds from loopback, private and link-local addresses")
     parser.add_argument("--contact", metavar="URL_OR_EMAIL",
@@ -60,24 +65,36 @@ def add_arguments(parser) -> None:
 def main(args, beam_args: list[str]) -> int:
     from pipeline.run import run_pipeline
 
-    stray = next((a for a in beam_args if not a.startswith("-")), None)
-    if stray is not None:
-        raise ValueError(f"unexpected argument '{stray}' (inputs come before the --flags)")
+    check_beam_args(beam_args, "inputs come before the --flags")
     if not args.inputs and not args.feeds:
         raise ValueError("nothing to read: give INPUT files or --feeds")
     for given in args.inputs:
         if "://" not in given and not glob.has_magic(given) and not os.path.exists(given):
             raise ValueError(f"input '{given}' does not exist")
-    for given in args.feeds:
-        if "://" not in given and not os.path.exists(given):
-            raise ValueError(f"feed list '{given}' does not exist (a feed URL starts with http:// or https://)")
-    settings = Settings(min_words=args.min_words, ner_model=args.ner_model,
-                        topic_threshold=args.topic_threshold, write_shards=args.write_shards,
-                        allow_private_addresses=args.allow_private_addresses, contact=args.contact)
+    check_feed_lists(args.feeds)
     started = time.monotonic()
-    manifest = run_pipeline(args.inputs, args.output, settings, beam_args, feeds=args.feeds)
+    manifest = run_pipeline(args.inputs, args.output, settings_from(args), beam_args, feeds=args.feeds)
     print(summary_table(manifest, time.monotonic() - started))
     return 0
+
+
+def check_beam_args(beam_args: list[str], hint: str) -> None:
+    stray = next((a for a in beam_args if not a.startswith("-")), None)
+    if stray is not None:
+        raise ValueError(f"unexpected argument '{stray}' ({hint})")
+
+
+def check_feed_lists(feeds: list[str]) -> None:
+    for given in feeds:
+        if "://" not in given and not os.path.exists(given):
+            raise ValueError(f"feed list '{given}' does not exist (a feed URL starts with http:// or https://)")
+
+
+def settings_from(args, **more) -> Settings:
+    """Settings from the flags of `add_settings_arguments`, and `more`."""
+    return Settings(min_words=args.min_words, ner_model=args.ner_model,
+                    topic_threshold=args.topic_threshold, write_shards=args.write_shards,
+                    allow_private_addresses=args.allow_private_addresses, contact=args.contact, **more)
 
 
 def summary_table(manifest: dict, seconds: float) -> str:
