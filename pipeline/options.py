@@ -45,6 +45,10 @@ class Settings:
     seen_entry_days: int = 90  # a feed entry (a feed) not seen (polled) for this long is forgotten
     poll_interval_seconds: float = 15 * 60.0  # a feed's polling interval until its own is known
     only_due_feeds: bool = False  # fetch only the feeds whose next poll is due (the watcher's runs)
+    # streaming (newsbeam run --streaming): entries are timestamped when polled
+    stream_poll_seconds: float = 60.0  # how often the feeds are looked at; each is polled when due
+    stream_window_seconds: int = 600  # rows are committed as one run per window of polling time
+    stream_allowed_lateness_seconds: int = 3600  # a record this late is still written, in a run of its own
     # clean
     min_words: int = 40  # fewer words than this is not an article
     # trafilatura's fast mode (no second extraction by other algorithms) with recall favoured

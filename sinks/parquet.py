@@ -82,18 +82,26 @@ class WriteFile(beam.DoFn):
         folder = FileSystems.join(self.output, self.table)
         if self.partition_by:
             folder = FileSystems.join(folder, f"{self.partition_by}={partition}")
-        part, file = 0, None
-        for group in chunks(rows, self.row_group_rows):
-            if file is None:
-                file = AtomicParquetFile(
-                    FileSystems.join(folder, f"{self.run_id}-{shard:03d}-{part:03d}.parquet"), self.schema)
-            file.write(group)
-            self.rows.inc(len(group))
-            if file.rows >= self.rows_per_file:
-                yield file.commit()
-                part, file = part + 1, None
-        if file is not None:
+        yield from write_files(folder, self.run_id, shard, self.schema, rows, self.row_group_rows,
+                               self.rows_per_file, self.rows)
+
+
+def write_files(folder: str, run_id: str, shard: int, schema: pa.Schema, rows: Iterable[dict],
+                row_group_rows: int, rows_per_file: int, counter=None) -> Iterator[str]:
+    """Rows to `<folder>/<run_id>-<shard>-<part>.parquet` files of at most `rows_per_file` rows;
+    yields each path once it is complete."""
+    part, file = 0, None
+    for group in chunks(rows, row_group_rows):
+        if file is None:
+            file = AtomicParquetFile(FileSystems.join(folder, f"{run_id}-{shard:03d}-{part:03d}.parquet"), schema)
+        file.write(group)
+        if counter is not None:
+            counter.inc(len(group))
+        if file.rows >= rows_per_file:
             yield file.commit()
+            part, file = part + 1, None
+    if file is not None:
+        yield file.commit()
 
 
 def chunks(rows: Iterable[dict], size: int) -> Iterator[list[dict]]:

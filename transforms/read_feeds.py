@@ -160,10 +160,6 @@ class FetchFeeds(beam.DoFn):
         self.run_id = run_id
         self.settings = settings
         self.now = now
-        self.fetched = Metrics.counter(STAGE, "feeds")
-        self.unchanged = Metrics.counter(STAGE, "feeds_unchanged")
-        self.failed = Metrics.counter(STAGE, "feeds_failed")
-        self.rejected = Metrics.counter(STAGE, "rejected")
 
     def setup(self):
         self.client = FeedClient(self.settings)
@@ -192,21 +188,12 @@ class FetchFeeds(beam.DoFn):
     def done(self, wait_for_one: bool) -> Iterator:
         finished, self.pending = wait(self.pending, timeout=None if wait_for_one else 0, return_when=FIRST_COMPLETED)
         for future in finished:
-            self.fetched.inc()  # counted here: metrics are not kept from the fetch threads
+            FEEDS_POLLED.inc()  # counted here: metrics are not kept from the fetch threads
             fetched = future.result()
             if isinstance(fetched, FetchedFeed):
-                if fetched.response.status == 304:
-                    self.unchanged.inc()
                 yield fetched
-                continue
-            subscription, state, error = fetched
-            self.rejected.inc()
-            self.failed.inc()
-            rejected = reject(STAGE, error, source=subscription.url, run_id=self.run_id, url=subscription.url)
-            yield rejected
-            asked = getattr(error, "retry_after", None)
-            outcome = PollOutcome(self.now, ok=False, headers={"retry-after": asked} if asked else {})
-            yield pvalue.TaggedOutput(STATE, state.polled(outcome, poll_interval(self.settings), rejected.value.error))
+            else:
+                yield from failed_poll(*fetched, self.run_id, self.settings, self.now)
 
     def fetch(self, subscription: Subscription, state: FeedState) -> FetchedFeed | tuple:
         try:
@@ -223,56 +210,73 @@ class FeedEntries(beam.DoFn):
         self.run_id = run_id
         self.settings = settings
         self.now = now
-        self.entries = Metrics.counter(STAGE, "feed_entries")
-        self.already_seen = Metrics.counter(STAGE, "feed_entries_seen_before")
-        self.failed = Metrics.counter(STAGE, "feeds_failed")
-        self.rejected = Metrics.counter(STAGE, "rejected")
 
     def process(self, fetched: FetchedFeed) -> Iterator:
-        subscription, state, response = fetched.subscription, fetched.state, fetched.response
-        now = self.now
-        if response.status == 304:
-            # The feed is as it was: so is how often it publishes, which set its interval.
-            unchanged = timedelta(seconds=state.interval_seconds) if state.interval_seconds and not state.failures \
-                else poll_interval(self.settings)
-            outcome = PollOutcome(now, ok=True, headers=response.cache_headers)
-            yield pvalue.TaggedOutput(STATE, state.polled(outcome, unchanged, checked_at=now.isoformat()))
-            return
-        try:
-            parsed = parse_feed_body(response.body, subscription.url, self.run_id,
-                                     content_type=response.content_type, base_url=response.url,
-                                     meta=subscription.meta())
-        except Exception as error:  # noqa: BLE001 - every failure becomes a reject row
-            self.rejected.inc()
-            self.failed.inc()
-            if isinstance(error, InputError) and response.url != subscription.url:
-                error = InputError(f"{error} (at {response.url}, where the feed URL redirects)")
-            rejected = reject(STAGE, error, source=subscription.url, run_id=self.run_id, url=subscription.url)
-            yield rejected
-            # Kept: the old validators, so that the next poll fetches the feed whole again.
-            outcome = PollOutcome(now, ok=False, headers=response.cache_headers)
-            yield pvalue.TaggedOutput(STATE, state.polled(outcome, poll_interval(self.settings), rejected.value.error))
-            return
-        horizon = (now - timedelta(days=self.settings.seen_entry_days)).isoformat()
-        seen = {item: when for item, when in state.seen.items() if when >= horizon}
-        for entry in parsed:
-            if isinstance(entry, BadItem):
-                self.rejected.inc()
-                yield reject(STAGE, entry.error, source=subscription.url, run_id=self.run_id,
-                             url=entry.url, item=entry.item)
-                continue
-            if entry.item in seen:
-                self.already_seen.inc()
-            else:
-                self.entries.inc()
-                yield entry
-            seen[entry.item] = now.isoformat()
-        validators = response.validators
-        outcome = PollOutcome(now, ok=True, headers=response.cache_headers, ttl_minutes=rss_ttl(response.body),
-                              entry_times=tuple(e.published for e in parsed if isinstance(e, Article) and e.published))
-        yield pvalue.TaggedOutput(STATE, state.polled(
-            outcome, poll_interval(self.settings), etag=validators.etag, last_modified=validators.last_modified,
-            checked_at=now.isoformat(), seen=seen))
+        yield from feed_entries(fetched, self.run_id, self.settings, self.now)
+
+
+# The read stage's feed counters, shared by the batch DoFns above and the streaming poll.
+FEEDS_POLLED = Metrics.counter(STAGE, "feeds")
+FEEDS_UNCHANGED = Metrics.counter(STAGE, "feeds_unchanged")
+FEEDS_FAILED = Metrics.counter(STAGE, "feeds_failed")
+NEW_ENTRIES = Metrics.counter(STAGE, "feed_entries")
+ENTRIES_SEEN_BEFORE = Metrics.counter(STAGE, "feed_entries_seen_before")
+REJECTED = Metrics.counter(STAGE, "rejected")
+
+
+def feed_entries(fetched: FetchedFeed, run_id: str, settings: Settings, now: datetime) -> Iterator:
+    """A fetched feed's entries not seen before, its bad entries as rejects, and its new state
+    (tagged STATE): validators, seen entries, and the next poll scheduled from this one."""
+    subscription, state, response = fetched.subscription, fetched.state, fetched.response
+    if response.status == 304:
+        FEEDS_UNCHANGED.inc()
+        # The feed is as it was: so is how often it publishes, which set its interval.
+        unchanged = timedelta(seconds=state.interval_seconds) if state.interval_seconds and not state.failures \
+            else poll_interval(settings)
+        outcome = PollOutcome(now, ok=True, headers=response.cache_headers)
+        yield pvalue.TaggedOutput(STATE, state.polled(outcome, unchanged, checked_at=now.isoformat()))
+        return
+    try:
+        parsed = parse_feed_body(response.body, subscription.url, run_id, content_type=response.content_type,
+                                 base_url=response.url, meta=subscription.meta())
+    except Exception as error:  # noqa: BLE001 - every failure becomes a reject row
+        if isinstance(error, InputError) and response.url != subscription.url:
+            error = InputError(f"{error} (at {response.url}, where the feed URL redirects)")
+        # Its old validators are kept, so that the next poll fetches the feed whole again.
+        yield from failed_poll(subscription, state, error, run_id, settings, now, response.cache_headers)
+        return
+    horizon = (now - timedelta(days=settings.seen_entry_days)).isoformat()
+    seen = {item: when for item, when in state.seen.items() if when >= horizon}
+    for entry in parsed:
+        if isinstance(entry, BadItem):
+            REJECTED.inc()
+            yield reject(STAGE, entry.error, source=subscription.url, run_id=run_id, url=entry.url, item=entry.item)
+            continue
+        if entry.item in seen:
+            ENTRIES_SEEN_BEFORE.inc()
+        else:
+            NEW_ENTRIES.inc()
+            yield entry
+        seen[entry.item] = now.isoformat()
+    validators = response.validators
+    outcome = PollOutcome(now, ok=True, headers=response.cache_headers, ttl_minutes=rss_ttl(response.body),
+                          entry_times=tuple(e.published for e in parsed if isinstance(e, Article) and e.published))
+    yield pvalue.TaggedOutput(STATE, state.polled(
+        outcome, poll_interval(settings), etag=validators.etag, last_modified=validators.last_modified,
+        checked_at=now.isoformat(), seen=seen))
+
+
+def failed_poll(subscription: Subscription, state: FeedState, error: Exception, run_id: str, settings: Settings,
+                now: datetime, headers: dict[str, str] | None = None) -> Iterator:
+    """A failed poll's reject row, and the feed's state backed off (tagged STATE), with its
+    validators and seen entries kept."""
+    FEEDS_FAILED.inc()
+    REJECTED.inc()
+    rejected = reject(STAGE, error, source=subscription.url, run_id=run_id, url=subscription.url)
+    yield rejected
+    asked = getattr(error, "retry_after", None)
+    outcome = PollOutcome(now, ok=False, headers=headers or ({"retry-after": asked} if asked else {}))
+    yield pvalue.TaggedOutput(STATE, state.polled(outcome, poll_interval(settings), rejected.value.error))
 
 
 def poll_interval(settings: Settings) -> timedelta:
