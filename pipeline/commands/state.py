@@ -8,7 +8,7 @@ from datetime import datetime
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
-from pipeline.commands.watch import duration_text
+from pipeline.commands.durations import duration_text
 from pipeline.query_cli import aligned_table
 from pipeline.state import FeedState, read_feed_states, state_path
 

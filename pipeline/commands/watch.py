@@ -6,29 +6,16 @@ import argparse
 import contextlib
 import logging
 import os
-import re
 import signal
 import sys
 import threading
 from datetime import datetime, timedelta, timezone
 
+from pipeline.commands.durations import duration, duration_text
 from pipeline.commands.run import add_settings_arguments, check_beam_args, check_feed_lists, settings_from
 from pipeline.options import POLL_MAX_INTERVAL, POLL_MIN_INTERVAL, Settings
 
 LOG = logging.getLogger("newsbeam")
-
-
-
-def duration_text(seconds: float) -> str:
-    """Seconds the way --every takes them: 15m, 12h, 1d2h, 1h30m, 90s."""
-    left, parts = round(seconds), []
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        if left >= size or (unit == "s" and not parts):
-            parts.append(f"{left // size}{unit}")
-            left %= size
-    return "".join(parts)
-
-
 BOUNDS = f"{duration_text(POLL_MIN_INTERVAL.total_seconds())} to {duration_text(POLL_MAX_INTERVAL.total_seconds())}"
 HELP = "poll feeds on their own schedules into a lake, incrementally, until stopped"
 DESCRIPTION = f"""\
@@ -52,8 +39,6 @@ example:
   newsbeam watch --feeds subscriptions.opml --output lake --every 15m --contact admin@example.org
   newsbeam watch --feeds feeds.txt --output lake --once
 """
-DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
-UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
 
 def add_arguments(parser) -> None:
@@ -61,18 +46,15 @@ def add_arguments(parser) -> None:
                         help="feed URLs, text files of feed URLs, or OPML lists")
     parser.add_argument("--output", "-o", required=True, metavar="DIR", help="the lake to write to")
     default = timedelta(seconds=Settings().poll_interval_seconds)
-    parser.add_argument("--every", type=duration, default=default, metavar="DURATION",
+    parser.add_argument("--every", type=every, default=default, metavar="DURATION",
                         help=f"a feed's polling interval until its own is known, like 90s, 15m, 1h30m "
                              f"(default {duration_text(default.total_seconds())})")
     parser.add_argument("--once", action="store_true", help="one tick: poll the feeds due now, then exit")
     add_settings_arguments(parser)
 
 
-def duration(text: str) -> timedelta:
-    parts = DURATION.findall(text.strip().lower())
-    if not parts or "".join(a + b for a, b in parts) != text.strip().lower():
-        raise argparse.ArgumentTypeError(f"'{text}' is not a duration like 90s, 15m or 1h30m")
-    value = sum((timedelta(**{UNITS[unit]: float(amount)}) for amount, unit in parts), timedelta())
+def every(text: str) -> timedelta:
+    value = duration(text)
     if not POLL_MIN_INTERVAL <= value <= POLL_MAX_INTERVAL:
         raise argparse.ArgumentTypeError(f"{text} is outside {BOUNDS}, the bounds of a feed's polling interval")
     return value
