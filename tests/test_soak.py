@@ -74,6 +74,7 @@ def resident_mb() -> float:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)
 def test_two_hundred_feeds_for_fifty_ticks(tmp_path):
     output = tmp_path / "lake"
     current_tick = [1]
