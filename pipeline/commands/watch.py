@@ -73,7 +73,7 @@ def main(args, beam_args: list[str]) -> int:
             print(tick.line(), flush=True)
             if args.once:
                 return 0 if tick.error is None else 1
-    print(f"{_now()} stopped after {signals.ticks} ticks", flush=True)
+    print(f"{_now()} stopped after {_ticks(signals.ticks)}", flush=True)
     return 0
 
 
@@ -97,7 +97,7 @@ class StopSignals:
 
     def handle(self, number, _frame) -> None:
         if self.stop.is_set():
-            print(f"{_now()} stopped mid-tick after {self.ticks} ticks; the next start recovers the unfinished run",
+            print(f"{_now()} stopped mid-tick after {_ticks(self.ticks)}; the next start recovers the unfinished run",
                   flush=True)
             sys.stderr.flush()
             os._exit(0)
@@ -107,3 +107,7 @@ class StopSignals:
 
 def _now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def _ticks(count: int) -> str:
+    return f"{count} tick" if count == 1 else f"{count} ticks"
