@@ -33,7 +33,8 @@ from bench.conll import CONLL, read_documents  # noqa: E402
 from pipeline.article import Article  # noqa: E402
 from pipeline.options import DEFAULT_RUNNER, Settings  # noqa: E402
 from pipeline.run import pipeline_options  # noqa: E402
-from transforms.entities import TagBatch, TagEntities, installed_ner_model, load_ner  # noqa: E402
+from pipeline.run import installed_ner_model  # noqa: E402
+from transforms.entities import TagBatch, TagEntities, load_ner  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 

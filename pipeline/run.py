@@ -12,7 +12,7 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 from pipeline.graph import IngestArticles, WriteLake
 from pipeline.manifest import count_outputs, new_run_id, stage_metrics, write_empty_tables, write_manifest
 from pipeline.options import DEFAULT_RUNNER, LOCAL_STREAMING_RUNNER, Settings
-from transforms.entities import installed_ner_model, installed_ner_models
+from transforms.entities import installed_ner_models
 
 
 def pipeline_options(beam_args: list[str]) -> PipelineOptions:
@@ -26,6 +26,17 @@ def pipeline_options(beam_args: list[str]) -> PipelineOptions:
     if standard.runner in (None, "DirectRunner", "direct"):
         standard.runner = LOCAL_STREAMING_RUNNER if standard.streaming else DEFAULT_RUNNER
     return options
+
+
+def installed_ner_model(settings: Settings) -> str:
+    """The spaCy model the workers will load: the configured one, else its fallback."""
+    import spacy.util
+
+    if spacy.util.is_package(settings.ner_model) or settings.ner_model == settings.ner_fallback_model:
+        return settings.ner_model
+    if spacy.util.is_package(settings.ner_fallback_model):
+        return settings.ner_fallback_model
+    raise RuntimeError(f"the spaCy model {settings.ner_model} is not installed (pip install it, or pass --ner-model)")
 
 
 def run_pipeline(inputs: list[str], output: str, settings: Settings = Settings(),

@@ -14,10 +14,10 @@ from spacy.tokens import Doc
 from conftest import SEEDS, Lake, shared_data
 from pipeline.article import Article
 from pipeline.options import DEFAULT_RUNNER, Settings
-from pipeline.run import pipeline_options, run_pipeline
+from pipeline.run import installed_ner_model, pipeline_options, run_pipeline
 from transforms import entity_fixes
 from transforms.entities import (
-    SKIPPED, TRUNCATED, TagBatch, TagEntities, installed_ner_model, load_ner, unneeded_components)
+    SKIPPED, TRUNCATED, TagBatch, TagEntities, load_ner, unneeded_components)
 from transforms.entity_names import Mention, canonical_entities, canonical_name, name_key
 from transforms.extract_text import extract_plain_text
 from transforms.rejects import REJECTS
@@ -153,7 +153,7 @@ def test_manifest_records_the_model_and_its_version(seed_lake, nlp):
     manifest = seed_lake.manifest
     assert manifest["settings"]["ner_model"] == SETTINGS.ner_model
     assert manifest["ner_models"]["en"] == {"name": SETTINGS.ner_model, "version": nlp.meta["version"],
-                                            "spacy": nlp.meta["spacy_version"]}
+                                            "spacy_version": nlp.meta["spacy_version"]}
 
 
 def test_only_the_ner_components_are_loaded(nlp):
@@ -312,7 +312,8 @@ def test_languages_without_a_model_pass_untagged_with_the_reason(tmp_path):
     assert rejects == []
     assert {"Vladimir Putin", "Kim Jong Un", "Vostochny Cosmodrome"} <= {e.name for e in out["en"].entities}
     assert SKIPPED not in out["en"].meta
-    assert out["de"].entities == [] and out["de"].meta[SKIPPED] == "no spaCy model for language 'de'"
+    assert out["de"].entities == []
+    assert out["de"].meta[SKIPPED] == "no spaCy model for language 'de' (de_no_such_model is not installed)"
     assert out["xx"].meta[SKIPPED] == "no spaCy model for language 'xx'"
     assert out["none"].meta[SKIPPED] == "the article's language is unknown"
 

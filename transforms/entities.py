@@ -1,8 +1,9 @@
 """Entities stage: spaCy named entities on the clean text, canonical names with counts.
 
-Each worker loads the English model once, in `setup`, with only the components its entity
-recogniser needs, and another language's model the first time an article in that language comes,
-if it is installed (`Settings.ner_models_by_language`). An article in a language with no installed
+Each worker loads the English model (`Settings.ner_model`, which `newsbeam run` resolves to the
+installed one or its fallback) once, in `setup`, with only the components its entity recogniser
+needs, and another language's model the first time an article in that language comes, if it is
+installed (`Settings.ner_models_by_language`). An article in a language with no installed
 model passes untagged, with the reason in its `meta`: it is never tagged with the English model.
 """
 
@@ -55,7 +56,7 @@ class TagBatch(beam.DoFn):
         self.msecs = Metrics.counter(STAGE, "msecs")
 
     def setup(self):
-        self.models = {ENGLISH: load_ner(installed_ner_model(self.settings))}
+        self.models = {ENGLISH: load_ner(self.settings.ner_model)}
 
     def process(self, batch: list[Article]) -> Iterator:
         started = time.perf_counter()
@@ -76,11 +77,12 @@ class TagBatch(beam.DoFn):
         """Why articles in this language cannot be tagged, or None when its model is loaded."""
         if language is None:
             return "the article's language is unknown"
+        name = self.settings.ner_models_by_language.get(language)
         if language not in self.models:
-            name = self.settings.ner_models_by_language.get(language)
             self.models[language] = load_ner(name) if name and is_installed(name) else None
         if self.models[language] is None:
-            return f"no spaCy model for language '{language}'"
+            missing = f" ({name} is not installed)" if name else ""
+            return f"no spaCy model for language '{language}'{missing}"
         return None
 
     def tag(self, nlp, articles: list[Article]) -> Iterator:
@@ -96,8 +98,8 @@ class TagBatch(beam.DoFn):
                 tagged = copy.copy(article)
                 tagged.entities = canonical_entities(entity_mentions(doc, texts[position]))
                 if len(article.text) > limit:
-                    tagged.meta = {**article.meta, TRUNCATED: f"entities were tagged in the first {limit} "
-                                                              f"of {len(article.text)} characters"}
+                    tagged = with_meta(tagged, TRUNCATED, f"entities were tagged in the first {limit} of "
+                                                          f"{len(article.text)} characters")
                 self.tagged.inc()
                 yield tagged
             except Exception as error:  # noqa: BLE001
@@ -124,23 +126,14 @@ def base_language(language: str | None) -> str | None:
     return language.replace("_", "-").split("-")[0].lower() or None
 
 
-def installed_ner_model(settings: Settings) -> str:
-    """The English model the workers load: the configured one, else its fallback."""
-    if is_installed(settings.ner_model) or settings.ner_model == settings.ner_fallback_model:
-        return settings.ner_model
-    if is_installed(settings.ner_fallback_model):
-        return settings.ner_fallback_model
-    raise RuntimeError(f"the spaCy model {settings.ner_model} is not installed (pip install it, or pass --ner-model)")
-
-
 def installed_ner_models(settings: Settings) -> dict[str, dict[str, str]]:
     """The name and version of the model each language is tagged with, for the run manifest."""
-    names = {**settings.ner_models_by_language, ENGLISH: installed_ner_model(settings)}
+    names = {**settings.ner_models_by_language, ENGLISH: settings.ner_model}
     models = {}
     for language, name in sorted(names.items()):
         if is_installed(name):
             meta = _model_meta(name)
-            models[language] = {"name": name, "version": meta["version"], "spacy": meta.get("spacy_version", "")}
+            models[language] = {"name": name, "version": meta["version"], "spacy_version": meta.get("spacy_version", "")}
     return models
 
 
