@@ -129,8 +129,8 @@ def ablation(nlp, documents, docs, full_f1: float) -> str:
             for seed in with_all:
                 lost, gained = with_all[seed] - without[seed], without[seed] - with_all[seed]
                 if lost or gained:
-                    lines.append(f"      seed {seed}: with it {', '.join(sorted(lost))}; "
-                                 f"without it {', '.join(sorted(gained))}")
+                    lines.append(f"      seed {seed}: with it {', '.join(sorted(lost)) or 'nothing'}; "
+                                 f"without it {', '.join(sorted(gained)) or 'nothing'}")
     finally:
         entity_fixes.FIXES[:] = every
     return "\n".join(lines)

@@ -109,10 +109,12 @@ def drop_numbers(tokens: Tokens, spans: list[Span]) -> list[Span]:
             kept.append(span)
         elif span.end - span.start == 1 and span.start > 0 and tokens.is_number(span.start - 1) \
                 and len(tokens.word(span.start)) <= 3:
-            continue  # a unit after its number
+            continue  # a unit after its number: '598 HP'
         elif not any(c.isdigit() for c in tokens.span_text(span)):
             kept.append(span)
-        elif not tokens.is_number(span.start):
+        elif tokens.is_number(span.start):
+            continue  # a quantity: '880 Nm'
+        else:
             start = span.start
             for i in range(span.start, span.end):
                 if tokens.is_number(i):

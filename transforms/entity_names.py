@@ -34,14 +34,13 @@ GIVEN_NAMES = {
     variant: canonical
     for canonical, variants in {
         "Dmitry": ("Dmitri", "Dmitriy", "Dmitrii"),
-        "Sergei": ("Sergey", "Sergej", "Sergii"),
+        "Sergei": ("Sergey", "Sergej"),
         "Alexei": ("Alexey", "Aleksei", "Aleksey"),
         "Alexander": ("Aleksandr", "Alexandr"),
         "Andrei": ("Andrey", "Andrej"),
         "Yevgeny": ("Evgeny", "Evgeniy", "Yevgeniy", "Evgenii"),
         "Yuri": ("Yury", "Yuriy", "Iurii"),
         "Nikolai": ("Nikolay",),
-        "Mikhail": ("Mikhael",),
         "Maxim": ("Maksim",),
         "Valery": ("Valeri", "Valeriy"),
         "Vitaly": ("Vitali", "Vitaliy"),
