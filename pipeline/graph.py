@@ -11,6 +11,7 @@ from transforms.clean import CleanArticles
 from transforms.dedupe import DedupeArticles
 from transforms.entities import TagEntities
 from transforms.read import ReadArticles
+from transforms.signature_store import WritePendingSignatures, signature_folder
 from transforms.stories import AssignStories
 from transforms.topic_model import TOPICS
 from transforms.topics import ClassifyTopics
@@ -19,17 +20,19 @@ from transforms.topics import ClassifyTopics
 class IngestArticles(beam.PTransform):
     """Input paths to the three outputs: kept articles, duplicates and rejects."""
 
-    def __init__(self, inputs: list[str], run_id: str, settings: Settings = Settings()):
+    def __init__(self, inputs: list[str], run_id: str, settings: Settings = Settings(),
+                 dedupe_state: str | None = None):
         super().__init__()
         self.inputs = inputs
         self.run_id = run_id
         self.settings = settings
+        self.dedupe_state = dedupe_state  # the folder of signatures kept by earlier runs
 
     def expand(self, pbegin):
         s = self.settings
         raw, read_rejects = pbegin | "Read" >> ReadArticles(self.inputs, self.run_id, s)
         clean, clean_rejects = raw | "Clean" >> CleanArticles(s)
-        kept, duplicates = clean | "Dedupe" >> DedupeArticles(s)
+        kept, duplicates = clean | "Dedupe" >> DedupeArticles(s, self.dedupe_state)
         tagged, entity_rejects = kept | "Entities" >> TagEntities(s)
         classified, topic_rejects = tagged | "Topics" >> ClassifyTopics(s)
         articles = classified | "Stories" >> AssignStories()
@@ -38,7 +41,8 @@ class IngestArticles(beam.PTransform):
 
 
 class WriteLake(beam.PTransform):
-    """The three outputs to `DIR/articles/topic=<slug>/`, `DIR/duplicates/`, `DIR/rejects/`."""
+    """The three outputs to `DIR/articles/topic=<slug>/`, `DIR/duplicates/`, `DIR/rejects/`, and
+    the kept articles' signatures to `DIR/_state/dedupe/pending/` (committed after the run)."""
 
     def __init__(self, output: str, run_id: str, settings: Settings = Settings()):
         super().__init__()
@@ -58,4 +62,6 @@ class WriteLake(beam.PTransform):
                 self.output, "duplicates", DUPLICATE_SCHEMA, self.run_id, **files),
             rejects | "WriteRejects" >> WriteParquetTable(
                 self.output, "rejects", REJECT_SCHEMA, self.run_id, **files),
+            articles | "RememberSignatures" >> WritePendingSignatures(
+                signature_folder(self.output), self.run_id, self.settings),
         ) | "AllFiles" >> beam.Flatten()

@@ -12,6 +12,7 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 from pipeline.graph import IngestArticles, WriteLake
 from pipeline.manifest import count_outputs, new_run_id, stage_metrics, write_empty_tables, write_manifest
 from pipeline.options import DEFAULT_RUNNER, LOCAL_STREAMING_RUNNER, Settings
+from transforms.signature_store import commit_signatures, signature_folder
 
 
 def pipeline_options(beam_args: list[str]) -> PipelineOptions:
@@ -46,11 +47,12 @@ def run_pipeline(inputs: list[str], output: str, settings: Settings = Settings()
     started_at = datetime.now(timezone.utc)
     started = time.monotonic()
     pipeline = beam.Pipeline(options=options)
-    outputs = pipeline | "Ingest" >> IngestArticles(inputs, run_id, settings)
+    outputs = pipeline | "Ingest" >> IngestArticles(inputs, run_id, settings, signature_folder(output))
     outputs | "Write" >> WriteLake(output, run_id, settings)
     result = pipeline.run()
     result.wait_until_finish()
     write_empty_tables(output, run_id)
+    commit_signatures(signature_folder(output), run_id, settings)
     manifest = {
         "run_id": run_id,
         "started_at": started_at.isoformat(),
