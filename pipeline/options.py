@@ -23,11 +23,11 @@ class Settings:
     min_words: int = 40  # fewer words than this is not an article
     # dedupe
     shingle_words: int = 5  # word n-grams hashed into MinHash
-    minhash_bands: int = 28
-    minhash_rows: int = 4  # 28 bands x 4 rows: a pair at Jaccard 0.5 (a copy trimmed to half) meets in a band 84% of the time
+    minhash_bands: int = 32
+    minhash_rows: int = 3  # 32 x 3: pairs at Jaccard 0.4 (a copy trimmed to 40%) meet in a band 88% of the time
     near_duplicate_jaccard: float = 0.7  # estimated Jaccard at or above this is a copy
     near_duplicate_containment: float = 0.85  # share of the shorter text found in the longer
-    containment_min_jaccard: float = 0.3  # below this the texts differ too much in length to trust containment
+    containment_min_jaccard: float = 0.35  # below this the texts differ too much in length to trust containment
     max_bucket_size: int = 200  # a bucket's members are compared with only its best-ranked this many
     component_rounds: int = 10  # large-star/small-star rounds: groups whose copy chains reach 2**10 merge fully
     dedupe_horizon_days: float = 30.0  # kept articles are remembered this long for later runs

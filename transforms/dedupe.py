@@ -92,38 +92,43 @@ class SignArticle(beam.DoFn):
         self.msecs.inc(int((time.perf_counter() - started) * 1000))
 
 
-def bucket_keys(signature: Signature, settings: Settings) -> Iterator[tuple[str, Signature]]:
-    yield f"hash:{signature.content_hash}", signature
+def bucket_keys(signature: Signature, settings: Settings) -> Iterator[tuple[str, tuple]]:
+    # A plain tuple: a bucket member is shuffled once per band, and tuples encode ~20x faster
+    # than a dataclass.
+    member = (tuple(signature.rank), signature.minhash, signature.shingles)
+    yield f"hash:{signature.content_hash}", member
     if signature.url:
-        yield f"url:{signature.url}", signature
+        yield f"url:{signature.url}", member
     for band in minhash.band_keys(signature.minhash, settings):
-        yield f"band{band}", signature
+        yield f"band{band}", member
 
 
-def link_bucket(bucket: tuple[str, Iterable[Signature]], settings: Settings) -> Iterator[tuple[Rank, Rank]]:
+def link_bucket(bucket: tuple[str, Iterable[tuple]], settings: Settings) -> Iterator[tuple[Rank, Rank]]:
     """(copy, better-ranked original) links of this run's members of one bucket."""
     key, members = bucket
-    best = heapq.nsmallest(settings.max_bucket_size, members, key=lambda m: m.rank)
+    best = heapq.nsmallest(settings.max_bucket_size, members)  # by rank, the members' first field
     if len(best) < 2:
         return
     exact = key.startswith(EXACT_BUCKETS)
-    for member in members:
-        if not member.rank.fresh:
+    for rank, signature, shingles in members:
+        if not rank[0]:
             continue  # kept by an earlier run: never a copy
-        for candidate in best:
-            if candidate.rank >= member.rank:
+        for candidate_rank, candidate, candidate_shingles in best:
+            if candidate_rank >= rank:
                 break
-            if exact or is_copy(member, candidate, settings):
-                yield member.rank, candidate.rank
+            if exact or is_copy(signature, shingles, candidate, candidate_shingles, settings):
+                yield Rank(*rank), Rank(*candidate_rank)
                 break
 
 
-def is_copy(a: Signature, b: Signature, settings: Settings) -> bool:
-    jaccard = minhash.jaccard(a.minhash, b.minhash)
+def is_copy(a: bytes, a_shingles: int, b: bytes, b_shingles: int, settings: Settings) -> bool:
+    """Whether two MinHash signatures are of copies: close in Jaccard, or one nearly all
+    contained in the other."""
+    jaccard = minhash.jaccard(a, b)
     if jaccard >= settings.near_duplicate_jaccard:
         return True
     return (jaccard >= settings.containment_min_jaccard
-            and minhash.containment(jaccard, a.shingles, b.shingles) >= settings.near_duplicate_containment)
+            and minhash.containment(jaccard, a_shingles, b_shingles) >= settings.near_duplicate_containment)
 
 
 class RouteArticle(beam.DoFn):
@@ -170,6 +175,7 @@ def relation(copy: Signature, keeper: Signature, settings: Settings) -> tuple[st
     jaccard = round(minhash.jaccard(copy.minhash, keeper.minhash), 4)
     if copy.url and copy.url == keeper.url:
         return "url", jaccard
-    if jaccard < settings.near_duplicate_jaccard and is_copy(copy, keeper, settings):
+    if jaccard < settings.near_duplicate_jaccard and is_copy(copy.minhash, copy.shingles, keeper.minhash,
+                                                             keeper.shingles, settings):
         return "contained", jaccard
     return "near", jaccard
