@@ -35,7 +35,7 @@ class IngestArticles(beam.PTransform):
         kept, duplicates = clean | "Dedupe" >> DedupeArticles(s, self.dedupe_state)
         tagged, entity_rejects = kept | "Entities" >> TagEntities(s)
         classified, topic_rejects = tagged | "Topics" >> ClassifyTopics(s)
-        articles = classified | "Stories" >> AssignStories()
+        articles = classified | "Stories" >> AssignStories(s)
         rejects = (read_rejects, clean_rejects, entity_rejects, topic_rejects) | "AllRejects" >> beam.Flatten()
         return articles, duplicates, rejects
 

