@@ -38,6 +38,7 @@ sys.path.insert(0, str(REPO))
 
 import apache_beam as beam  # noqa: E402
 
+from bench.overrides import add_set_argument, settings_with  # noqa: E402
 from pipeline.article import Article  # noqa: E402
 from pipeline.options import Settings  # noqa: E402
 from pipeline.run import pipeline_options  # noqa: E402
@@ -232,14 +233,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                        help="override a Settings field, e.g. --set minhash_bands=14 --set minhash_rows=8")
+    add_set_argument(parser, "minhash_bands=14 --set minhash_rows=8")
     args = parser.parse_args(argv)
-    overrides = {}
-    for item in args.set:
-        name, value = item.split("=", 1)
-        overrides[name] = type(getattr(Settings(), name))(value)
-    settings = dataclasses.replace(Settings(), **overrides)
+    settings, overrides = settings_with(args.set)
     pool = sentence_pool()
     print(f"settings: {overrides or 'defaults'}; bands {settings.minhash_bands} x rows {settings.minhash_rows}, "
           f"jaccard {settings.near_duplicate_jaccard}, containment {settings.near_duplicate_containment}; "

@@ -4,8 +4,8 @@
 The articles go through the real transforms, Clean → Dedupe → Entities → Stories, on Beam's
 FnApiRunner. A syndicated copy that dedupe removes belongs to its keeper's story. Prints the
 adjusted Rand index and B-cubed precision, recall and F1 of `story_id` against `event`, the
-duplicates dedupe found (with whether each is in its keeper's event), and the same scores for
-variations of the story settings with --set.
+duplicates dedupe found (with whether each is in its keeper's event) beside the pairs that are
+copies by their exact shingle sets, and the same scores for variations of the settings with --set.
 
 usage: python bench/stories.py [--set NAME=VALUE ...]
 """
@@ -29,6 +29,7 @@ sys.path.insert(0, str(REPO))
 
 import apache_beam as beam  # noqa: E402
 
+from bench.overrides import add_set_argument, settings_with  # noqa: E402
 from pipeline.article import Article  # noqa: E402
 from pipeline.options import Settings  # noqa: E402
 from pipeline.run import installed_ner_model, pipeline_options  # noqa: E402
@@ -106,14 +107,9 @@ def b_cubed(predicted: list[str], gold: list[str]) -> tuple[float, float, float]
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                        help="override a Settings field, e.g. --set story_similarity=0.25")
+    add_set_argument(parser, "story_similarity=0.25")
     args = parser.parse_args(argv)
-    overrides = {}
-    for item in args.set:
-        name, value = item.split("=", 1)
-        overrides[name] = type(getattr(Settings(), name))(value)
-    settings = dataclasses.replace(Settings(), **overrides)
+    settings, overrides = settings_with(args.set)
     settings = dataclasses.replace(settings, ner_model=installed_ner_model(settings))
     articles, events = load_articles()
     story, duplicates, seconds = run_stories(articles, settings)
@@ -136,7 +132,38 @@ def main(argv: list[str] | None = None) -> int:
           f"{dict(Counter(d['kind'] for d in duplicates))}; similarity "
           f"{min((d['similarity'] for d in duplicates), default=math.nan):.2f}-"
           f"{max((d['similarity'] for d in duplicates), default=math.nan):.2f}")
+    print("copy pairs by exact shingle sets (all pairs of the clean texts), at dedupe's thresholds:")
+    for first, second, jaccard, contained in copy_pairs(articles, settings):
+        found = {first, second} & {d["id"] for d in duplicates}
+        print(f"  {first} {second} Jaccard {jaccard:.2f} containment {contained:.2f} "
+              f"same event {events[first] == events[second]}, dedupe dropped {len(found)} of the two")
     return 0
+
+
+def copy_pairs(articles: list[Article], settings: Settings) -> list[tuple[str, str, float, float]]:
+    """Pairs that are copies by the exact Jaccard or containment of their shingle sets."""
+    from transforms.clean import CleanFn
+    from transforms.minhash import shingles
+
+    cleaner = CleanFn(settings)
+    cleaner.setup()
+    sets = {}
+    for article in articles:
+        try:
+            sets[article.id] = shingles(cleaner.clean(article).text, settings.shingle_words)
+        except Exception:  # noqa: BLE001 - rejected by clean, as in the pipeline
+            continue
+    pairs = []
+    ids = sorted(sets)
+    for at, first in enumerate(ids):
+        for second in ids[at + 1:]:
+            shared = len(sets[first] & sets[second])
+            jaccard = shared / len(sets[first] | sets[second])
+            contained = shared / min(len(sets[first]), len(sets[second]))
+            if jaccard >= settings.near_duplicate_jaccard or (
+                    jaccard >= settings.containment_min_jaccard and contained >= settings.near_duplicate_containment):
+                pairs.append((first, second, jaccard, contained))
+    return pairs
 
 
 if __name__ == "__main__":

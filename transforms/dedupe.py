@@ -37,7 +37,7 @@ from pipeline.options import Settings
 from transforms import minhash
 from transforms.components import ConnectedComponents
 from transforms.signature_store import ReadRememberedSignatures
-from transforms.signatures import Rank, Signature, sign
+from transforms.signatures import Rank, Signature, node_key, sign
 
 STAGE = "dedupe"
 EXACT_BUCKETS = ("hash", "url")
@@ -67,7 +67,7 @@ class DedupeArticles(beam.PTransform):
         )
         groups = links | "Groups" >> ConnectedComponents(s.component_rounds, STAGE)
         routed = (
-            {"article": articles | "ArticleByKey" >> beam.Map(lambda a: (f"{a.run_id}/{a.id}", a)),
+            {"article": articles | "ArticleByKey" >> beam.Map(lambda a: (node_key(a.run_id, a.id), a)),
              "signature": signatures | "SignatureByKey" >> beam.Map(lambda sig: (sig.rank.key, sig)),
              "keeper": groups}
             | "JoinGroups" >> beam.CoGroupByKey()

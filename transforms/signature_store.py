@@ -107,8 +107,8 @@ class ReadSignatureFile(beam.DoFn):
         made_with = (table.schema.metadata or {}).get(b"algorithm", b"").decode()
         if made_with != minhash.algorithm(self.settings):
             self.skipped_files.inc()
-            _LOG.warning("dedupe state file %s was made with %s, not %s: skipped", path, made_with or "an unknown algorithm",
-                         minhash.algorithm(self.settings))
+            _LOG.warning("dedupe state file %s was made with %s, not %s: skipped", path,
+                         made_with or "an unknown algorithm", minhash.algorithm(self.settings))
             return
         for row in table.to_pylist():
             if row["kept_at"] is None or row["kept_at"] >= self.horizon:

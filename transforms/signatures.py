@@ -35,7 +35,11 @@ class Rank(NamedTuple):
 
     @property
     def key(self) -> str:
-        return f"{self.run_id}/{self.id}"
+        return node_key(self.run_id, self.id)
+
+
+def node_key(run_id: str, article_id: str) -> str:
+    return f"{run_id}/{article_id}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,9 +52,10 @@ class Signature:
     kept_at: datetime | None  # when the article was ingested; remembered ones expire from it
 
     def to_row(self) -> dict[str, Any]:
-        published = None if self.rank.published == NEVER else datetime.fromtimestamp(self.rank.published, tz=timezone.utc)
+        published = self.rank.published
         return {
-            "id": self.rank.id, "run_id": self.rank.run_id, "published": published,
+            "id": self.rank.id, "run_id": self.rank.run_id,
+            "published": None if published == NEVER else datetime.fromtimestamp(published, tz=timezone.utc),
             "word_count": -self.rank.negative_words, "content_hash": self.content_hash, "url": self.url,
             "shingles": self.shingles, "minhash": np.frombuffer(self.minhash, np.uint32).tolist(),
             "kept_at": self.kept_at,
