@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import glob
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
 import apache_beam as beam
@@ -175,13 +175,18 @@ class Node(int):
         return str(int(self))
 
 
-def edges_to_labels(tmp_path: Path, edges: list[tuple[int, int]], rounds: int) -> dict[str, str]:
+def edges_to_labels(tmp_path: Path, edges: list[tuple[int, int]], rounds: int) -> tuple[dict[str, str], int]:
+    """Each node's label, and the count of nodes not merged in the rounds."""
     out = tmp_path / "labels"
-    with beam.Pipeline(options=pipeline_options([])) as pipeline:
-        (pipeline | beam.Create([(Node(a), Node(b)) for a, b in edges])
-         | ConnectedComponents(rounds, "test")
-         | beam.MapTuple(lambda key, label: f"{key} {int(label)}") | beam.io.WriteToText(str(out)))
-    return dict(line.split() for path in glob.glob(f"{out}*") for line in Path(path).read_text().splitlines())
+    pipeline = beam.Pipeline(options=pipeline_options([]))
+    (pipeline | beam.Create([(Node(a), Node(b)) for a, b in edges])
+     | ConnectedComponents(rounds, "test")
+     | beam.MapTuple(lambda key, label: f"{key} {int(label)}") | beam.io.WriteToText(str(out)))
+    result = pipeline.run()
+    result.wait_until_finish()
+    unmerged = sum(c.committed for c in result.metrics().query()["counters"] if c.key.metric.name == "unmerged")
+    labels = dict(line.split() for path in glob.glob(f"{out}*") for line in Path(path).read_text().splitlines())
+    return labels, unmerged
 
 
 def test_components_merge_a_chain_far_longer_than_the_rounds(tmp_path):
@@ -189,9 +194,16 @@ def test_components_merge_a_chain_far_longer_than_the_rounds(tmp_path):
     chain = list(range(100, 300))
     chain = chain[100:] + chain[:100]
     edges = list(zip(chain, chain[1:])) + [(5, n) for n in range(6, 12)]
-    labels = edges_to_labels(tmp_path, edges, rounds=9)
+    labels, unmerged = edges_to_labels(tmp_path, edges, rounds=9)
     assert {labels[str(n)] for n in range(100, 300)} == {"100"}
     assert {labels[str(n)] for n in range(5, 12)} == {"5"}
+    assert unmerged == 0
+
+
+def test_components_count_what_too_few_rounds_leave_unmerged(tmp_path):
+    labels, unmerged = edges_to_labels(tmp_path, [(n, n + 1) for n in range(64)], rounds=2)
+    assert unmerged > 0
+    assert len(labels) == 65 and all(int(label) <= int(node) for node, label in labels.items())
 
 
 def write_seed_copies(folder: Path, published: str) -> dict[str, Path]:

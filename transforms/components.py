@@ -91,7 +91,11 @@ class LabelNode(beam.DoFn):
     its component's smallest node; a node that is both a leaf and a centre is not merged yet."""
 
     def __init__(self, namespace: str):
+        self.namespace = namespace
         self.unmerged = Metrics.counter(namespace, "unmerged")
+
+    def setup(self):
+        self.warned = False  # once per worker: the metric has the count
 
     def process(self, grouped: tuple[str, Iterable[tuple[Node, Node]]]) -> Iterator[tuple[str, Node]]:
         key, edges = grouped
@@ -104,7 +108,9 @@ class LabelNode(beam.DoFn):
                 node, centre = smaller, True
         if label is not None and centre:
             self.unmerged.inc()
-            logging.getLogger("newsbeam").warning(
-                "%s: node %s was not merged into its component in %s", self.namespace, node.key,
-                "the fixed number of rounds (raise component_rounds)")
+            if not self.warned:
+                self.warned = True
+                logging.getLogger("newsbeam").warning(
+                    "%s: node %s was not merged into its component in the fixed number of rounds "
+                    "(raise component_rounds)", self.namespace, node.key)
         yield node.key, label if label is not None else node
