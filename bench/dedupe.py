@@ -11,7 +11,9 @@ originals chosen with a skew (a few stories are copied many times), one kind eac
   wrapped   the text between a site's leftover navigation, share and copyright lines
   chain     a near copy of a near copy
 Each run is the real `DedupeArticles` transform on Beam's FnApiRunner, from a JSONL file of
-articles to the kept ids and duplicate rows; the time is the pipeline's wall time. Scores:
+articles to the kept ids and duplicate rows; the time is the pipeline's wall time, and its CPU
+time (this process: with one worker the runner works in it; on a shared machine the CPU time is
+the steadier figure). Scores:
 precision and recall of "this document is a duplicate", per kind, and the share of duplicates
 whose `duplicate_of` is the group's expected keeper (earliest, then longest, then id).
 
@@ -176,7 +178,7 @@ def to_article(line: str) -> Article:
                    run_id="bench", ingested_at=START)
 
 
-def run_dedupe(docs: list[Doc], settings: Settings, workers: int) -> tuple[set[str], list[dict], float]:
+def run_dedupe(docs: list[Doc], settings: Settings, workers: int) -> tuple[set[str], list[dict], float, float]:
     with tempfile.TemporaryDirectory() as folder:
         inputs = Path(folder) / "articles.jsonl"
         with inputs.open("w") as handle:
@@ -184,18 +186,18 @@ def run_dedupe(docs: list[Doc], settings: Settings, workers: int) -> tuple[set[s
                 handle.write(json.dumps({"id": doc.id, "url": doc.url, "title": doc.title, "text": doc.text,
                                          "published": doc.published.isoformat()}) + "\n")
         args = [] if workers <= 1 else ["--direct_running_mode=multi_processing", f"--direct_num_workers={workers}"]
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         with beam.Pipeline(options=pipeline_options(args)) as pipeline:
             articles = pipeline | "Read" >> beam.io.ReadFromText(str(inputs)) | "Parse" >> beam.Map(to_article)
             kept, duplicates = articles | "Dedupe" >> DedupeArticles(settings)
             kept | "KeptIds" >> beam.Map(lambda a: a.id) | "WriteKept" >> beam.io.WriteToText(f"{folder}/kept")
             (duplicates | "Rows" >> beam.Map(lambda d: json.dumps(d.to_row()))
              | "WriteDuplicates" >> beam.io.WriteToText(f"{folder}/duplicates"))
-        seconds = time.perf_counter() - started
+        seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
         kept_ids = {line for path in glob.glob(f"{folder}/kept*") for line in Path(path).read_text().split()}
         rows = [json.loads(line) for path in glob.glob(f"{folder}/duplicates*")
                 for line in Path(path).read_text().splitlines()]
-    return kept_ids, rows, seconds
+    return kept_ids, rows, seconds, cpu_seconds
 
 
 def expected_keepers(docs: list[Doc]) -> dict[str, str]:
@@ -240,14 +242,15 @@ def main(argv: list[str] | None = None) -> int:
     print(f"settings: {overrides or 'defaults'}; bands {settings.minhash_bands} x rows {settings.minhash_rows}, "
           f"jaccard {settings.near_duplicate_jaccard}, containment {settings.near_duplicate_containment}; "
           f"{args.workers} worker(s); sentence pool {len(pool)}")
-    print(f"{'docs':>8} {'copies':>7} {'seconds':>8} {'docs/s':>7} {'precision':>9} {'recall':>7} {'keeper':>7}  recall by kind")
+    print(f"{'docs':>8} {'copies':>7} {'seconds':>8} {'docs/s':>7} {'cpu s':>7} {'precision':>9} {'recall':>7} "
+          f"{'keeper':>7}  recall by kind")
     for size in args.sizes:
         docs = Generator(pool, args.seed).corpus(size)
-        kept, duplicates, seconds = run_dedupe(docs, settings, args.workers)
+        kept, duplicates, seconds, cpu_seconds = run_dedupe(docs, settings, args.workers)
         result = score(docs, kept, duplicates)
         copies = sum(d.kind in COPY_KINDS for d in docs)
         kinds = " ".join(f"{k} {v:.3f}" for k, v in result["recall_by_kind"].items())
-        print(f"{size:>8} {copies:>7} {seconds:>8.1f} {size / seconds:>7.0f} {result['precision']:>9.4f} "
+        print(f"{size:>8} {copies:>7} {seconds:>8.1f} {size / seconds:>7.0f} {cpu_seconds:>7.1f} {result['precision']:>9.4f} "
               f"{result['recall']:>7.4f} {result['right_keeper']:>7.4f}  {kinds}", flush=True)
         if result["false_by_kind"] or not result["accounted"]:
             print(f"{'':>8} false duplicates by true kind: {result['false_by_kind']}; "
