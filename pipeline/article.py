@@ -68,7 +68,7 @@ class Duplicate:
     similarity: float  # 1.0 for an exact copy
     run_id: str
     id: str = ""  # the dropped input's own id
-    kind: str = "near"  # "exact", "url" or "near"
+    kind: str = "near"  # "exact", "url", "contained" or "near" (see transforms/dedupe.py)
 
     def to_row(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

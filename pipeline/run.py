@@ -15,6 +15,7 @@ from pipeline.manifest import count_outputs, new_run_id, stage_metrics, write_em
 from pipeline.options import DEFAULT_RUNNER, LOCAL_STREAMING_RUNNER, Settings
 from pipeline.state import fold_feed_states
 from transforms.entities import installed_ner_models
+from transforms.signature_store import expire_signatures, signature_folder
 
 
 def pipeline_options(beam_args: list[str]) -> PipelineOptions:
@@ -80,4 +81,5 @@ def _run_and_commit(inputs, feeds, output, settings, beam_args, run_id) -> dict:
         "metrics": stage_metrics(result),
     }
     manifest["manifest"] = commit_run(output, run_id, manifest)
+    expire_signatures(signature_folder(output), settings)
     return manifest
