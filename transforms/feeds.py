@@ -22,9 +22,10 @@ from transforms.rejects import InputError
 from transforms.urls import canonical_url
 from transforms.xml_guard import refuse_unsafe_entities
 
-HTML_PAGE = re.compile(rb"^\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html)[\s>]", re.IGNORECASE | re.DOTALL)
+# Possessive (*+): the comments before the tag are matched once, never re-split on backtracking.
+HTML_PAGE = re.compile(rb"^\s*(?:<!--.*?-->\s*)*+<(?:!doctype\s+html|html)[\s>]", re.IGNORECASE | re.DOTALL)
 HTML_TYPES = ("text/html", "application/xhtml+xml")
-TAG = re.compile(r"<[^>]*>")
+TAG = re.compile(r"<[^<>]*>")  # no '<' inside: a run of '<' without '>' costs linear time
 
 
 def parse_xml_feed(data: bytes, source: str, run_id: str, *, content_type: str | None = None,

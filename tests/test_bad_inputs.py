@@ -1,0 +1,35 @@
+"""Bad input, made by the tests: every item lands in exactly one of articles, duplicates and
+rejects, each bad one as a reject whose reason a person understands, the good ones beside it kept."""
+
+from __future__ import annotations
+
+import pytest
+
+from transforms.boilerplate import is_furniture
+from transforms.dates import is_date_line
+from transforms.extract_text import CAPTION_WITH_CREDIT
+from transforms.feeds import HTML_PAGE, TAG
+from transforms.language import declared_language
+
+
+# --- patterns: a pathological line costs time in proportion to its length --------------------
+# Each of these took hours or more before its pattern was rewritten (nested or adjacent
+# quantifiers that backtrack polynomially or exponentially); the timeout only stops a hang.
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("check, text, expected", [
+    (is_furniture, "Write to me at " + "a@." * 50_000 + "!", False),
+    (is_furniture, "Write to Al Root at allen.root@dowjones.com", True),
+    (CAPTION_WITH_CREDIT.search, "A photo. " + "A" * 50_000 + "!", None),
+    (lambda line: bool(CAPTION_WITH_CREDIT.search(line)), "Side-profile of Aurus' Senat Limousine model. Aurus", True),
+    (HTML_PAGE.match, b"<!---->" * 500 + b"x", None),
+    (lambda data: bool(HTML_PAGE.match(data)), b"<!-- a --> <!-- b -->\n<!DOCTYPE html><html>", True),
+    (TAG.search, "<" * 1_000_000, None),
+    (declared_language, "<html " * 4_000, None),
+    (declared_language, '<html class="x" lang="de-DE"><body>', "de"),
+    (is_date_line, "February 21, 2024 12:00" + " " * 50_000 + "x", False),
+    (is_date_line, "2:51" + " " * 50_000 + "x", False),
+    (is_date_line, "2:51 PM EST, February 21, 2024", True),
+])
+def test_patterns_do_not_backtrack_without_bound(check, text, expected):
+    assert check(text) == expected
