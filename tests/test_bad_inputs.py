@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import pytest
 
+from feed_fixtures import news_items, rss
 from transforms.boilerplate import is_furniture
 from transforms.dates import is_date_line
 from transforms.extract_text import CAPTION_WITH_CREDIT
 from transforms.feeds import HTML_PAGE, TAG
+from transforms.formats import parse_file
 from transforms.language import declared_language
 
 
@@ -33,3 +35,16 @@ from transforms.language import declared_language
 ])
 def test_patterns_do_not_backtrack_without_bound(check, text, expected):
     assert check(text) == expected
+
+
+# --- the read stage ---------------------------------------------------------------------------
+
+def test_references_to_no_character_do_not_lose_the_feed():
+    bad = "a &#xD800; b &#57343; c &#x110000; d &#99999999999999999999; e &#x41; &#0065;"
+    data = rss([{"title": "TITLE", "description": "BODY"}] + news_items(1))
+    data = data.replace(b"TITLE", f"Refs {bad}".encode()).replace(b"BODY", f"Text {bad}".encode())
+    articles = parse_file("refs.rss", data, "run")
+    first, second = articles
+    assert first.title == "Refs a \ufffd b \ufffd c \ufffd d \ufffd e A A"
+    assert first.raw == "Text a \ufffd b \ufffd c \ufffd d \ufffd e A A"
+    assert second.title == "Ferry plan 1"
