@@ -3,15 +3,20 @@ rejects, each bad one as a reject whose reason a person understands, the good on
 
 from __future__ import annotations
 
+import json
+
+import pyarrow as pa
 import pytest
 
-from feed_fixtures import news_items, rss
+from feed_fixtures import news_items, rss, story
+from pipeline.article import ARTICLE_SCHEMA
 from transforms.boilerplate import is_furniture
 from transforms.dates import is_date_line
 from transforms.extract_text import CAPTION_WITH_CREDIT
 from transforms.feeds import HTML_PAGE, TAG
-from transforms.formats import parse_file
+from transforms.formats import BadItem, parse_file
 from transforms.language import declared_language
+from transforms.rejects import InputError
 
 
 # --- patterns: a pathological line costs time in proportion to its length --------------------
@@ -48,3 +53,23 @@ def test_references_to_no_character_do_not_lose_the_feed():
     assert first.title == "Refs a \ufffd b \ufffd c \ufffd d \ufffd e A A"
     assert first.raw == "Text a \ufffd b \ufffd c \ufffd d \ufffd e A A"
     assert second.title == "Ferry plan 1"
+
+
+def test_json_nested_too_deep_is_a_reject_of_its_own_line():
+    deep = "[" * 100_000 + "]" * 100_000
+    lines = [json.dumps({"title": "One", "text": story(1)}), deep, json.dumps({"title": "Two", "text": story(2)})]
+    one, bad, two = parse_file("export.jsonl", "\n".join(lines).encode(), "run")
+    assert (one.title, two.title) == ("One", "Two")
+    assert bad == BadItem(item="line 2", error="line 2 nests too deep to read (arrays or objects inside each "
+                                               "other a thousand times or more)")
+    with pytest.raises(InputError, match="^the JSON nests too deep to read"):
+        list(parse_file("deep.json", deep.encode(), "run"))
+
+
+def test_json_lone_surrogates_become_replacement_characters():
+    line = ('{"title": "Half \\ud800 a pair", "text": "%s \\udfff", "desk": {"na\\udc00me": ["\\ud83d"]}, '
+            '"emoji": "\\ud83d\\ude00"}' % story(1))
+    [article] = parse_file("export.jsonl", line.encode(), "run")
+    assert article.title == "Half \ufffd a pair" and article.raw.endswith(" \ufffd")
+    assert article.meta == {"desk": '{"na\ufffdme": ["\ufffd"]}', "emoji": "\U0001f600"}
+    pa.Table.from_pylist([article.to_row()], schema=ARTICLE_SCHEMA)  # writable
