@@ -4,18 +4,20 @@ rejects, each bad one as a reject whose reason a person understands, the good on
 from __future__ import annotations
 
 import json
+import os
 
 import pyarrow as pa
 import pytest
 
 from feed_fixtures import news_items, rss, story
-from pipeline.article import ARTICLE_SCHEMA
+from pipeline.article import ARTICLE_SCHEMA, Reject
 from transforms.boilerplate import is_furniture
 from transforms.dates import is_date_line
 from transforms.extract_text import CAPTION_WITH_CREDIT
 from transforms.feeds import HTML_PAGE, TAG
 from transforms.formats import BadItem, parse_file
 from transforms.language import declared_language
+from transforms.read import ExpandInput, read_bytes
 from transforms.rejects import InputError
 
 
@@ -73,3 +75,20 @@ def test_json_lone_surrogates_become_replacement_characters():
     assert article.title == "Half \ufffd a pair" and article.raw.endswith(" \ufffd")
     assert article.meta == {"desk": '{"na\ufffdme": ["\ufffd"]}', "emoji": "\U0001f600"}
     pa.Table.from_pylist([article.to_row()], schema=ARTICLE_SCHEMA)  # writable
+
+
+def test_unreadable_files_and_names_that_are_not_utf8_are_rejects(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "fine.txt").write_text("x")
+    (folder / "dangling.txt").symlink_to(folder / "gone.txt")  # not a file: Beam's listing leaves it out
+    with open(os.path.join(os.fsencode(folder), b"caf\xe9.txt"), "wb") as latin1_name:
+        latin1_name.write(b"x")
+    found = list(ExpandInput("run").process(str(folder)))
+    names = [f if isinstance(f, str) else f.value for f in found]
+    assert names[0] == Reject(source=f"{folder}/caf\\xe9.txt", stage="read", run_id="run",
+                              error="the file name is not valid UTF-8; rename the file to read it")
+    assert names[1:] == [f"{folder}/fine.txt"]
+    (folder / "fine.txt").unlink()  # gone between listing and reading
+    with pytest.raises(InputError, match="^cannot read the file: No such file or directory$"):
+        read_bytes(str(folder / "fine.txt"), 1000)
