@@ -13,6 +13,7 @@ from feed_fixtures import news_items, rss, story
 from pipeline.article import ARTICLE_SCHEMA, Reject
 from transforms.boilerplate import is_furniture
 from transforms.dates import is_date_line
+from transforms.decoding import decode_text
 from transforms.extract_text import CAPTION_WITH_CREDIT
 from transforms.feeds import HTML_PAGE, TAG
 from transforms.formats import BadItem, parse_file
@@ -92,3 +93,10 @@ def test_unreadable_files_and_names_that_are_not_utf8_are_rejects(tmp_path):
     (folder / "fine.txt").unlink()  # gone between listing and reading
     with pytest.raises(InputError, match="^cannot read the file: No such file or directory$"):
         read_bytes(str(folder / "fine.txt"), 1000)
+
+
+def test_stray_nul_bytes_are_not_taken_for_utf16():
+    text = f"Stray NUL bytes\n\n{story(1)}"
+    with pytest.raises(InputError, match=r"^file is binary, not text \(it contains NUL bytes\)$"):
+        decode_text(text.encode().replace(b"officials", b"offi\x00cials"))
+    assert decode_text(text.encode("utf-16-le")) == text  # UTF-16 without a byte-order mark still is

@@ -25,6 +25,9 @@ HTTP_CHARSET = re.compile(r"""charset\s*=\s*["']?([A-Za-z0-9._:-]+)""", re.IGNOR
 HTML_AS_CP1252 = {"latin_1", "iso8859-1", "ascii"}
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
 MAX_CONTROL_SHARE = 0.01  # more control characters than this is a binary file, not text
+# UTF-16 puts a zero byte in every other place for Latin text, spaces, digits and markup; fewer
+# zeros than this share of those places are stray NUL bytes in a narrow encoding, not UTF-16.
+MIN_UTF16_ZEROS = 0.05
 
 
 def decode_text(data: bytes, declared: list[str | None] = ()) -> str:
@@ -65,6 +68,8 @@ def unmarked_wide_encoding(data: bytes) -> str | None:
         encoding = "utf-32-le"
     elif zeros[0] == 1 and zeros[1] > 0.9:
         encoding = "utf-32-be"
+    elif max(zeros[1] + zeros[3], zeros[0] + zeros[2]) < 2 * MIN_UTF16_ZEROS:
+        return None
     else:
         encoding = "utf-16-le" if zeros[1] + zeros[3] > zeros[0] + zeros[2] else "utf-16-be"
     try:
