@@ -13,7 +13,7 @@ from feed_fixtures import news_items, rss, story
 from pipeline.article import ARTICLE_SCHEMA, Reject
 from transforms.boilerplate import is_furniture
 from transforms.dates import is_date_line
-from transforms.decoding import decode_text
+from transforms.decoding import decode_html, decode_text
 from transforms.extract_text import CAPTION_WITH_CREDIT
 from transforms.feeds import HTML_PAGE, TAG
 from transforms.formats import BadItem, parse_file
@@ -100,3 +100,12 @@ def test_stray_nul_bytes_are_not_taken_for_utf16():
     with pytest.raises(InputError, match=r"^file is binary, not text \(it contains NUL bytes\)$"):
         decode_text(text.encode().replace(b"officials", b"offi\x00cials"))
     assert decode_text(text.encode("utf-16-le")) == text  # UTF-16 without a byte-order mark still is
+
+
+def test_declarations_that_disagree_give_way_to_valid_utf8():
+    page = '<?xml version="1.0" encoding="koi8-r"?><html><head><meta charset="shift_jis"></head><body>Zürich café</body></html>'
+    assert "Zürich café" in decode_html(page.encode("utf-8"))
+    agreeing = page.replace("shift_jis", "koi8-r").replace("Zürich café", "Новости дня")
+    assert "Новости дня" in decode_html(agreeing.encode("koi8-r"))
+    wrong = f'<html><head><meta charset="utf-8"></head><body>“Café” {story(1)}</body></html>'
+    assert "“Café”" in decode_html(wrong.encode("cp1252"))  # one declaration that does not fit is overruled

@@ -113,17 +113,18 @@ def _as_html_label(label: str | None) -> str | None:
 
 
 def _decode_narrow(data: bytes, declared: list[str | None]) -> str:
-    for label in declared:
-        codec = codec_name(label)
-        if codec and not codec.startswith(("utf-16", "utf-32")):  # no NUL bytes: it cannot be
-            try:
-                return data.decode(codec)
-            except UnicodeDecodeError:
-                continue
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
+    # no NUL bytes: it cannot be UTF-16 or UTF-32, whatever it says
+    candidates = list(dict.fromkeys(
+        codec for codec in map(codec_name, declared) if codec and not codec.startswith(("utf-16", "utf-32"))))
+    if len(candidates) > 1:
+        # Declarations that disagree are not both right: bytes that are valid UTF-8 are UTF-8
+        # (a legacy charset's text almost never is), as when nothing is declared.
+        candidates.insert(0, "utf-8")
+    for codec in dict.fromkeys(candidates + ["utf-8"]):
+        try:
+            return data.decode(codec)
+        except UnicodeDecodeError:
+            continue
     utf8 = data.decode("utf-8", errors="replace")
     invalid = utf8.count("\ufffd")
     if sum(1 for c in utf8 if c > "\x7f") - invalid >= invalid:
