@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import os
-import posixpath
 import time
 import zlib
 from collections.abc import Iterator
@@ -83,7 +82,7 @@ class ExpandInput(beam.DoFn):
         pattern = given
         walking = os.path.isdir(given) or given.endswith("/")
         if walking:
-            pattern = posixpath.join(given.rstrip("/"), "**")
+            pattern = FileSystems.join(given.rstrip("/"), "**")
         try:
             found = [m.path for m in FileSystems.match([pattern])[0].metadata_list]
         except Exception as error:  # noqa: BLE001 - any filesystem error becomes a reject
