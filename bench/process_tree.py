@@ -21,6 +21,7 @@ TICKS = os.sysconf("SC_CLK_TCK")
 class Usage:
     wall_seconds: float
     cpu_seconds: float  # user + system of the whole tree
+    busiest_cpu_seconds: float  # of the process that used the most: a bound on the wall time
     peak_rss_bytes: int  # the largest sum of the tree's resident memory at one sample
     returncode: int
 
@@ -84,4 +85,5 @@ def run_measured(command: list[str], every_seconds: float = 0.2, **popen) -> Usa
     # getrusage covers the command and the descendants it waited for; sampled figures the rest
     sampled_others = sum(cpu for pid, cpu in cpu_by_pid.items() if pid != process.pid)
     cpu = max(waited, cpu_by_pid.get(process.pid, 0.0) + sampled_others)
-    return Usage(time.monotonic() - started, cpu, peak, returncode)
+    busiest = max(cpu_by_pid.values(), default=cpu)
+    return Usage(time.monotonic() - started, cpu, busiest, peak, returncode)
