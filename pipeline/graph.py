@@ -59,8 +59,9 @@ class WriteLake(beam.PTransform):
 
     def expand(self, outputs):
         articles, duplicates, rejects, ledger = outputs
-        files = dict(rows_per_file=self.settings.rows_per_file, row_group_rows=self.settings.row_group_rows,
-                     shards=self.settings.write_shards)
+        s = self.settings
+        files = dict(rows_per_file=s.rows_per_file, row_group_rows=s.row_group_rows, shards=s.write_shards,
+                     batch_rows=s.write_batch_rows)
         return (
             articles | "WriteArticles" >> WriteParquetTable(
                 self.output, "articles", ARTICLE_SCHEMA, self.run_id, partition_by="topic",

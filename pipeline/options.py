@@ -100,6 +100,9 @@ class Settings:
     write_shards: int = 1  # files per partition per run; raise it to write in parallel
     rows_per_file: int = 100_000  # Parquet files are split beyond this many rows
     row_group_rows: int = 10_000
+    # rows a worker packs into one Arrow batch for the shuffle to the file writers; it holds at most
+    # this many rows per file it writes to
+    write_batch_rows: int = 1_000
     # query (newsbeam query, stories, entities, search, report)
     query_rows: int = 20  # rows the ready-made questions show unless asked for more
     story_top_entities: int = 5  # entity names listed per story

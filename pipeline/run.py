@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from datetime import datetime, timezone
+from importlib import metadata
 
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
@@ -32,14 +33,23 @@ def pipeline_options(beam_args: list[str]) -> PipelineOptions:
 
 
 def installed_ner_model(settings: Settings) -> str:
-    """The spaCy model the workers will load: the configured one, else its fallback."""
-    import spacy.util
+    """The spaCy model the workers will load: the configured one, else its fallback.
 
-    if spacy.util.is_package(settings.ner_model) or settings.ner_model == settings.ner_fallback_model:
+    Asked of the installed distributions, as spaCy itself does, without importing spaCy: the
+    driver of a multi-process or cluster run never tags anything."""
+    if is_installed(settings.ner_model) or settings.ner_model == settings.ner_fallback_model:
         return settings.ner_model
-    if spacy.util.is_package(settings.ner_fallback_model):
+    if is_installed(settings.ner_fallback_model):
         return settings.ner_fallback_model
     raise RuntimeError(f"the spaCy model {settings.ner_model} is not installed (pip install it, or pass --ner-model)")
+
+
+def is_installed(distribution: str) -> bool:
+    try:
+        metadata.distribution(distribution)
+    except metadata.PackageNotFoundError:
+        return False
+    return True
 
 
 def run_pipeline(inputs: list[str], output: str, settings: Settings = Settings(),
