@@ -22,6 +22,7 @@ class Entity:
     mentions: int
     first_position: int  # character offset of the first mention in `text`
     salience: float  # share of the article's entity mentions that name this entity
+    key: str  # the name without case, accents or punctuation: the same entity in every article
 
 
 @dataclasses.dataclass
@@ -67,7 +68,7 @@ class Duplicate:
     similarity: float  # 1.0 for an exact copy
     run_id: str
     id: str = ""  # the dropped input's own id
-    kind: str = "near"  # "exact", "url" or "near"
+    kind: str = "near"  # "exact", "url", "contained" or "near" (see transforms/dedupe.py)
 
     def to_row(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -112,6 +113,7 @@ ENTITY_TYPE = pa.struct(
         ("mentions", pa.int32()),
         ("first_position", pa.int32()),
         ("salience", pa.float32()),
+        ("key", pa.string()),
     ]
 )
 

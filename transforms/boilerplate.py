@@ -26,7 +26,7 @@ CREDIT = re.compile(
     r"|^copyright\b|all rights reserved", re.IGNORECASE)
 # Reaching the author or the newsroom, not the story: 'Write to Al Root at allen.root@dowjones.com'.
 CONTACT = re.compile(
-    r"^(?:write to|contact|email|reach) .{1,60}(?:\bat\b|:)\s*\S+@\S+\.\w+\.?$"
+    r"^(?:write to|contact|email|reach) .{1,60}(?:\bat\b|:)\s*[^\s@]+@[^\s@]+\.\w+\.?$"
     r"|^follow (?:him|her|them|us|the author|\w+(?: \w+)?) on (?:twitter|facebook|instagram)\b",
     re.IGNORECASE)
 URL_ONLY = re.compile(r"^(?:https?://|www\.)\S+$", re.IGNORECASE)

@@ -32,12 +32,12 @@ _MONTHS = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
 # A line that is nothing but a date (and maybe a time and zone), in the usual newsroom shapes.
 DATE_LINE = re.compile(
     r"^\s*(?:(?:published|updated|date|posted)[:\s]+)?"
-    r"(?:\d{1,2}:\d{2}\s*(?:[ap]\.?m\.?)?\s*[a-z]{0,4},?\s*)?"  # a leading time: 2:51 PM EST,
+    r"(?:\d{1,2}:\d{2}(?:\s*[ap]\.?m\.?)?(?:\s*[a-z]{1,4})?(?:\s*,)?\s*)?"  # a leading time: 2:51 PM EST,
     r"(?:[a-z]+day,?\s*)?"
     r"(?:" + _MONTHS + r"\s+\d{1,2},?\s+\d{4}"  # February 21, 2024
     r"|\d{1,2}\s+" + _MONTHS + r",?\s+\d{4}"  # 20 June 2024
     r"|\d{4}-\d{2}-\d{2}(?:[t\s]\d{2}:\d{2}(?::\d{2})?(?:\.\d+)?(?:z|[+-]\d{2}:?\d{2})?)?)"  # ISO
-    r"(?:,?\s*(?:at\s+)?\d{1,2}:\d{2}(?::\d{2})?\s*(?:[ap]\.?m\.?)?\s*(?:[a-z]{2,4})?)?\s*$",
+    r"(?:,?\s*(?:at\s+)?\d{1,2}:\d{2}(?::\d{2})?(?:\s*[ap]\.?m\.?)?(?:\s*[a-z]{2,4})?)?\s*$",
     re.IGNORECASE,
 )
 # A date at the head of a line of text: ' date 2024-02-20 FLY. Russian President ...'

@@ -25,6 +25,9 @@ HTTP_CHARSET = re.compile(r"""charset\s*=\s*["']?([A-Za-z0-9._:-]+)""", re.IGNOR
 HTML_AS_CP1252 = {"latin_1", "iso8859-1", "ascii"}
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
 MAX_CONTROL_SHARE = 0.01  # more control characters than this is a binary file, not text
+# UTF-16 puts a zero byte in every other place for Latin text, spaces, digits and markup; fewer
+# zeros than this share of those places are stray NUL bytes in a narrow encoding, not UTF-16.
+MIN_UTF16_ZEROS = 0.05
 
 
 def decode_text(data: bytes, declared: list[str | None] = ()) -> str:
@@ -65,6 +68,8 @@ def unmarked_wide_encoding(data: bytes) -> str | None:
         encoding = "utf-32-le"
     elif zeros[0] == 1 and zeros[1] > 0.9:
         encoding = "utf-32-be"
+    elif max(zeros[1] + zeros[3], zeros[0] + zeros[2]) < 2 * MIN_UTF16_ZEROS:
+        return None
     else:
         encoding = "utf-16-le" if zeros[1] + zeros[3] > zeros[0] + zeros[2] else "utf-16-be"
     try:
@@ -108,17 +113,18 @@ def _as_html_label(label: str | None) -> str | None:
 
 
 def _decode_narrow(data: bytes, declared: list[str | None]) -> str:
-    for label in declared:
-        codec = codec_name(label)
-        if codec and not codec.startswith(("utf-16", "utf-32")):  # no NUL bytes: it cannot be
-            try:
-                return data.decode(codec)
-            except UnicodeDecodeError:
-                continue
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
+    # no NUL bytes: it cannot be UTF-16 or UTF-32, whatever it says
+    candidates = list(dict.fromkeys(
+        codec for codec in map(codec_name, declared) if codec and not codec.startswith(("utf-16", "utf-32"))))
+    if len(candidates) > 1:
+        # Declarations that disagree are not both right: bytes that are valid UTF-8 are UTF-8
+        # (a legacy charset's text almost never is), as when nothing is declared.
+        candidates.insert(0, "utf-8")
+    for codec in dict.fromkeys(candidates + ["utf-8"]):
+        try:
+            return data.decode(codec)
+        except UnicodeDecodeError:
+            continue
     utf8 = data.decode("utf-8", errors="replace")
     invalid = utf8.count("\ufffd")
     if sum(1 for c in utf8 if c > "\x7f") - invalid >= invalid:

@@ -1,75 +1,180 @@
-"""Entities stage: spaCy named entities on the clean text, canonical names with counts."""
+"""Entities stage: spaCy named entities on the clean text, canonical names with counts.
+
+Each worker loads the English model (`Settings.ner_model`, which `newsbeam run` resolves to the
+installed one or its fallback) once, in `setup`, with only the components its entity recogniser
+needs, and another language's model the first time an article in that language comes, if it is
+installed (`Settings.ner_models_by_language`). An article in a language with no installed
+model passes untagged, with the reason in its `meta`: it is never tagged with the English model.
+"""
 
 from __future__ import annotations
 
-import dataclasses
+import copy
 import time
+from collections import defaultdict
 from collections.abc import Iterator
+from pathlib import Path
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from pipeline.article import Article
 from pipeline.options import Settings
-from transforms.entity_names import canonical_entities
+from transforms.entity_fixes import corrected_mentions
+from transforms.entity_names import Mention, canonical_entities
 from transforms.rejects import REJECTS, reject_article
 
 STAGE = "entities"
-NER_ONLY = ["tok2vec", "tagger", "parser", "attribute_ruler", "lemmatizer", "senter"]
+SKIPPED = "entities_skipped"  # meta key: why an article has no entities tagged
+TRUNCATED = "entities_truncated"  # meta key: how much of a long text was tagged
+ENGLISH = "en"
 
 
 class TagEntities(beam.PTransform):
-    """Articles to articles with `entities` set; English only (others pass untagged)."""
+    """Articles to articles with `entities` set, each by its language's model; rejects tagged."""
 
     def __init__(self, settings: Settings = Settings()):
         super().__init__()
         self.settings = settings
 
     def expand(self, articles):
+        size = self.settings.ner_batch_size
         tagged = (
             articles
-            | "Batch" >> beam.BatchElements(min_batch_size=8, max_batch_size=self.settings.ner_batch_size)
+            | "Batch" >> beam.BatchElements(min_batch_size=size, max_batch_size=size)
             | "Tag" >> beam.ParDo(TagBatch(self.settings)).with_outputs(REJECTS, main="articles")
         )
         return tagged.articles, tagged.rejects
-
-
-def load_ner(settings: Settings):
-    """The spaCy pipeline with only what NER needs, the configured model or its fallback."""
-    import spacy
-
-    try:
-        return spacy.load(settings.ner_model, exclude=NER_ONLY)
-    except OSError:
-        return spacy.load(settings.ner_fallback_model, exclude=NER_ONLY)
 
 
 class TagBatch(beam.DoFn):
     def __init__(self, settings: Settings):
         self.settings = settings
         self.tagged = Metrics.counter(STAGE, "tagged")
+        self.skipped = Metrics.counter(STAGE, "skipped")
         self.rejected = Metrics.counter(STAGE, "rejected")
         self.msecs = Metrics.counter(STAGE, "msecs")
 
     def setup(self):
-        self.nlp = load_ner(self.settings)
+        self.models = {ENGLISH: load_ner(self.settings.ner_model)}
 
     def process(self, batch: list[Article]) -> Iterator:
         started = time.perf_counter()
-        english = [a for a in batch if (a.language or "en") == "en"]
-        yield from (a for a in batch if (a.language or "en") != "en")
-        texts = [a.text[: self.settings.ner_max_chars] for a in english]
+        by_language: dict[str, list[Article]] = defaultdict(list)
+        for article in batch:
+            language = base_language(article.language)
+            reason = self.missing_model(language)
+            if reason:
+                self.skipped.inc()
+                yield with_meta(article, SKIPPED, reason)
+            else:
+                by_language[language].append(article)
+        for language, articles in by_language.items():
+            yield from self.tag(self.models[language], articles)
+        self.msecs.inc(int((time.perf_counter() - started) * 1000))
+
+    def missing_model(self, language: str | None) -> str | None:
+        """Why articles in this language cannot be tagged, or None when its model is loaded."""
+        if language is None:
+            return "the article's language is unknown"
+        name = self.settings.ner_models_by_language.get(language)
+        if language not in self.models:
+            self.models[language] = load_ner(name) if name and is_installed(name) else None
+        if self.models[language] is None:
+            missing = f" ({name} is not installed)" if name else ""
+            return f"no spaCy model for language '{language}'{missing}"
+        return None
+
+    def tag(self, nlp, articles: list[Article]) -> Iterator:
+        limit = self.settings.ner_max_chars
+        texts = [a.text[:limit] for a in articles]
         try:
-            docs = list(self.nlp.pipe(texts, batch_size=self.settings.ner_batch_size))
-        except Exception:  # noqa: BLE001 - retry one by one so one bad text rejects only itself
+            docs = list(nlp.pipe(texts, batch_size=self.settings.ner_batch_size))
+        except Exception:  # noqa: BLE001 - tag one by one so that one bad text rejects only itself
             docs = None
-        for position, article in enumerate(english):
+        for position, article in enumerate(articles):
             try:
-                doc = docs[position] if docs is not None else self.nlp(texts[position])
-                mentions = [(e.text, e.label_, e.start_char) for e in doc.ents]
-                yield dataclasses.replace(article, entities=canonical_entities(mentions))
+                doc = docs[position] if docs is not None else nlp(texts[position])
+                tagged = copy.copy(article)
+                tagged.entities = canonical_entities(entity_mentions(doc, texts[position]))
+                if len(article.text) > limit:
+                    tagged = with_meta(tagged, TRUNCATED, f"entities were tagged in the first {limit} of "
+                                                          f"{len(article.text)} characters")
                 self.tagged.inc()
+                yield tagged
             except Exception as error:  # noqa: BLE001
                 self.rejected.inc()
                 yield reject_article(STAGE, error, article)
-        self.msecs.inc(int((time.perf_counter() - started) * 1000))
+
+
+def entity_mentions(doc, text: str) -> list[Mention]:
+    """The entity mentions of `text` (tagged as `doc`) after newsbeam's corrections
+    (`transforms.entity_fixes`)."""
+    return [Mention(*mention) for mention in corrected_mentions(doc, text)]
+
+
+def with_meta(article: Article, key: str, value: str) -> Article:
+    noted = copy.copy(article)
+    noted.meta = {**article.meta, key: value}
+    return noted
+
+
+def base_language(language: str | None) -> str | None:
+    """'en-GB', 'en_US' and 'EN' are 'en'."""
+    if not language:
+        return None
+    return language.replace("_", "-").split("-")[0].lower() or None
+
+
+def installed_ner_models(settings: Settings) -> dict[str, dict[str, str]]:
+    """The name and version of the model each language is tagged with, for the run manifest."""
+    names = {**settings.ner_models_by_language, ENGLISH: settings.ner_model}
+    models = {}
+    for language, name in sorted(names.items()):
+        if is_installed(name):
+            meta = _model_meta(name)
+            models[language] = {"name": name, "version": meta["version"], "spacy_version": meta.get("spacy_version", "")}
+    return models
+
+
+def is_installed(name: str) -> bool:
+    import spacy.util
+
+    return spacy.util.is_package(name) or (Path(name) / "config.cfg").exists()
+
+
+def load_ner(name: str):
+    """The spaCy model with only the components its entity recogniser needs."""
+    import spacy
+
+    config = spacy.util.load_config(_model_folder(name) / "config.cfg")
+    if "ner" not in config["nlp"]["pipeline"]:
+        raise ValueError(f"the spaCy model {name} has no entity recogniser ('ner')")
+    return spacy.load(name, exclude=unneeded_components(config))
+
+
+def unneeded_components(config) -> list[str]:
+    """Every component but `ner` and the shared token-vector layer it listens to, if it does."""
+    pipeline = config["nlp"]["pipeline"]
+    encoder = config["components"]["ner"]["model"].get("tok2vec", {})
+    needed = {"ner"}
+    if "Listener" in encoder.get("@architectures", ""):
+        upstream = encoder.get("upstream", "*")
+        needed |= {upstream} if upstream != "*" else {
+            c for c in pipeline if config["components"][c].get("factory") in ("tok2vec", "transformer")}
+    return [c for c in pipeline if c not in needed]
+
+
+def _model_folder(name: str) -> Path:
+    """The folder with an installed model package's (or a model path's) config.cfg and meta.json."""
+    import spacy.util
+
+    if (Path(name) / "config.cfg").exists():
+        return Path(name)
+    return next(spacy.util.get_package_path(name).glob("*/config.cfg")).parent
+
+
+def _model_meta(name: str) -> dict:
+    import spacy.util
+
+    return spacy.util.get_model_meta(_model_folder(name))

@@ -24,7 +24,7 @@ BYLINE = re.compile(r"^by\s?([A-Z][\w.'’-]+(?:\s+[A-Z][\w.'’-]+){0,3})\s*\|?
 # e.g. 'putin kim limousine vostochny', '130989235 kimjongun putin reuters', 'senat1 315783'.
 KEYWORD_SOUP = re.compile(r"^[a-z0-9 _-]+$")
 # A caption with its credit glued on: 'Side-profile of Aurus' Senat Limousine model. Aurus'.
-CAPTION_WITH_CREDIT = re.compile(r"[.!?]\s+(?:[A-Z][\w'’&.-]*\s?){1,4}$")
+CAPTION_WITH_CREDIT = re.compile(r"[.!?]\s+[A-Z][\w'’&.-]*(?:\s+[A-Z][\w'’&.-]*){0,3}\s*$")
 # A one-word all-caps label left before the first sentence: 'FLY. Russian President ...'.
 LEADING_LABEL = re.compile(r"^[A-Z]{2,}\.\s+(?=[A-Z])")
 SENTENCE_END = re.compile(r"[.!?:;…][\"'”’)\]]*$")

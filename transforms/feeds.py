@@ -22,9 +22,11 @@ from transforms.rejects import InputError
 from transforms.urls import canonical_url
 from transforms.xml_guard import refuse_unsafe_entities
 
-HTML_PAGE = re.compile(rb"^\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html)[\s>]", re.IGNORECASE | re.DOTALL)
+# Possessive (*+): the comments before the tag are matched once, never re-split on backtracking.
+HTML_PAGE = re.compile(rb"^\s*(?:<!--.*?-->\s*)*+<(?:!doctype\s+html|html)[\s>]", re.IGNORECASE | re.DOTALL)
 HTML_TYPES = ("text/html", "application/xhtml+xml")
-TAG = re.compile(r"<[^>]*>")
+TAG = re.compile(r"<[^<>]*>")  # no '<' inside: a run of '<' without '>' costs linear time
+CHARACTER_REFERENCE = re.compile(rb"&#(?:[xX]([0-9a-fA-F]+)|([0-9]+));")
 
 
 def parse_xml_feed(data: bytes, source: str, run_id: str, *, content_type: str | None = None,
@@ -33,7 +35,7 @@ def parse_xml_feed(data: bytes, source: str, run_id: str, *, content_type: str |
     import feedparser
 
     text = decode_text(data, [http_charset(content_type), xml_encoding(data)])
-    utf8 = text.encode("utf-8")
+    utf8 = without_invalid_references(text.encode("utf-8"))
     refuse_unsafe_entities(utf8)
     headers = {"content-type": "application/xml; charset=utf-8"}
     if base_url:
@@ -48,6 +50,21 @@ def parse_xml_feed(data: bytes, source: str, run_id: str, *, content_type: str |
     site = parsed.feed.get("title") or None
     return list(entry_articles(
         (feedparser_entry(entry) for entry in parsed.entries), source, run_id, site, meta or {}))
+
+
+def without_invalid_references(utf8: bytes) -> bytes:
+    """The document with each reference to no character (a UTF-16 surrogate, a number past
+    U+10FFFF) made U+FFFD, as HTML parsers read it: feedparser raises on them, losing the feed."""
+
+    def replace(reference: re.Match) -> bytes:
+        hex_digits, digits = reference.groups()
+        number = (hex_digits or digits).lstrip(b"0") or b"0"
+        code = int(number, 16 if hex_digits else 10) if len(number) <= 8 else None
+        if code is None or code > 0x10FFFF or 0xD800 <= code <= 0xDFFF:
+            return b"&#xFFFD;"
+        return reference.group(0)
+
+    return CHARACTER_REFERENCE.sub(replace, utf8)
 
 
 def feedparser_entry(entry) -> dict:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import posixpath
+import re
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 from typing import Any
@@ -38,6 +39,8 @@ FILE_KINDS = {
 JSON_FEED_VERSION = "https://jsonfeed.org/version/"
 ARTICLE_FIELDS = {"id", "url", "title", "text", "html", "published", "authors", "author", "categories"}
 JSON_TYPES = ("application/json", "application/feed+json")
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # half of a UTF-16 pair, which JSON can escape
+TOO_DEEP = "nests too deep to read (arrays or objects inside each other a thousand times or more)"
 
 
 @dataclasses.dataclass
@@ -104,9 +107,11 @@ def looks_like_html(text: str) -> bool:
 def json_document(text: str, source: str, run_id: str,
                   meta: dict[str, str] | None = None) -> Iterator[Article | BadItem]:
     try:
-        document = json.loads(text)
+        document = load_json(text)
     except json.JSONDecodeError as error:
         raise InputError(f"file is not valid JSON: {error.msg} at line {error.lineno} column {error.colno}") from None
+    except RecursionError:
+        raise InputError(f"the JSON {TOO_DEEP}") from None
     if isinstance(document, dict) and str(document.get("version", "")).startswith(JSON_FEED_VERSION):
         yield from json_feed(document, source, run_id, meta or {})
     elif isinstance(document, list):
@@ -123,11 +128,35 @@ def json_lines(text: str, source: str, run_id: str) -> Iterator[Article | BadIte
             if not line.strip():
                 continue
             try:
-                yield f"line {number}", json.loads(line)
+                yield f"line {number}", load_json(line)
             except json.JSONDecodeError as error:
                 yield f"line {number}", InputError(f"line {number} is not valid JSON: {error.msg} at column {error.colno}")
+            except RecursionError:
+                yield f"line {number}", InputError(f"line {number} {TOO_DEEP}")
 
     yield from records(parsed_lines(), source, run_id)
+
+
+def load_json(text: str) -> Any:
+    """The JSON value, with each lone surrogate (an escaped half of a UTF-16 pair, '\\ud800'),
+    which no UTF-8 output can hold, made U+FFFD. Walked without recursion: the value may nest
+    as deep as the parser allows."""
+    document = json.loads(text)
+    if isinstance(document, str):
+        return LONE_SURROGATE.sub("\ufffd", document)
+    containers = [document] if isinstance(document, (dict, list)) else []
+    while containers:
+        container = containers.pop()
+        pairs = list(container.items()) if isinstance(container, dict) else list(enumerate(container))
+        if isinstance(container, dict):
+            container.clear()
+        for key, value in pairs:
+            if isinstance(value, str):
+                value = LONE_SURROGATE.sub("\ufffd", value)
+            elif isinstance(value, (dict, list)):
+                containers.append(value)
+            container[LONE_SURROGATE.sub("\ufffd", key) if isinstance(key, str) else key] = value
+    return document
 
 
 def records(items: Iterable[tuple[str, Any]], source: str, run_id: str) -> Iterator[Article | BadItem]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-DECLARED_LANGUAGE = re.compile(r"<html\b[^>]*?\blang\s*=\s*[\"']?([a-zA-Z]{2,3})\b", re.IGNORECASE)
+DECLARED_LANGUAGE = re.compile(r"<html\b[^<>]*?\blang\s*=\s*[\"']?([a-zA-Z]{2,3})\b", re.IGNORECASE)
 SAMPLE_CHARS = 2_000  # the start of a long text is enough to tell its language
 
 

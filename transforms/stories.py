@@ -1,16 +1,195 @@
-"""Stories stage: `story_id` groups the kept articles that report the same event."""
+"""Stories stage: `story_id` groups the kept articles that report the same event.
+
+Outline, each step keyed so that it scales like dedupe (no all-pairs over the corpus):
+1. every article gets a TF-IDF vector of its title and text (document frequencies counted over
+   the run), its time, and blocking keys: its highest-weighted terms and most salient entities;
+2. in each block, articles sorted by time are compared with at most `story_block_window`
+   neighbours before them: the candidate pairs and their cosine similarity;
+3. an undated article takes the time of its most similar dated article, and pairs of articles
+   published more than `story_window_days` apart are dropped;
+4. each article is linked to its most similar remaining article when they are at least
+   `story_neighbour_similarity` alike, and to every article at least `story_similarity` alike;
+5. connected components of the links are the stories; a story's id is the id of its earliest
+   article (then the smallest id), so it does not depend on the runner or the worker count.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import math
+from collections.abc import Iterable, Iterator
+from typing import NamedTuple
 
 import apache_beam as beam
 
+from pipeline.article import Article
+from pipeline.options import Settings
+from transforms import tfidf
+from transforms.components import ConnectedComponents
+
 STAGE = "stories"
+NEVER = math.inf
+SECONDS_PER_DAY = 86_400
+BLOCKING_LABELS = {"PERSON", "ORG", "GPE", "LOC", "EVENT", "FAC", "PRODUCT", "WORK_OF_ART", "LAW"}
+
+
+class StoryNode(NamedTuple):
+    """An article in the story graph, ordered earliest first, then by id."""
+
+    published: float  # seconds since the epoch; NEVER when unknown
+    id: str
+
+    @property
+    def key(self) -> str:
+        return self.id
+
+    @property
+    def dated(self) -> bool:
+        return self.published != NEVER
+
+
+class Pair(NamedTuple):
+    first: StoryNode
+    second: StoryNode
+    similarity: float
 
 
 class AssignStories(beam.PTransform):
-    """For now each kept article is its own story: the id of its dedup group's keeper."""
+    """Articles to articles with `story_id` set."""
+
+    def __init__(self, settings: Settings = Settings()):
+        super().__init__()
+        self.settings = settings
 
     def expand(self, articles):
-        return articles | "OwnStory" >> beam.Map(lambda a: dataclasses.replace(a, story_id=a.id))
+        s = self.settings
+        counts = articles | "CountTerms" >> beam.Map(
+            lambda a: (a, tfidf.term_counts(a.title, a.text, s.story_title_weight)))
+        document_frequency = (
+            counts
+            | "DistinctTerms" >> beam.FlatMap(lambda pair: pair[1].keys())
+            | "DocumentFrequency" >> beam.combiners.Count.PerElement()
+        )
+        documents = articles | "Documents" >> beam.combiners.Count.Globally()
+        pairs = (
+            counts
+            | "Vectors" >> beam.Map(story_vector, beam.pvalue.AsDict(document_frequency),
+                                    beam.pvalue.AsSingleton(documents), s)
+            | "Blocks" >> beam.FlatMap(blocking_keys, s)
+            | "GroupBlocks" >> beam.GroupByKey()
+            | "ComparePairs" >> beam.FlatMap(compare_block, s)
+            | "ByPair" >> beam.Map(lambda pair: (f"{pair.first.id} {pair.second.id}", pair))
+            | "OnePerPair" >> beam.CombinePerKey(max)  # a pair met in several blocks is the same pair
+            | "Pairs" >> beam.Values()
+        )
+        links = pairs | "InTime" >> WithinTimeWindow(s) | "Links" >> LinkNeighbours(s)
+        stories = links | "Stories" >> ConnectedComponents(s.component_rounds, STAGE)
+        return (
+            {"article": articles | "ById" >> beam.Map(lambda a: (a.id, a)), "story": stories}
+            | "JoinStories" >> beam.CoGroupByKey()
+            | "SetStoryId" >> beam.FlatMap(set_story_id)
+        )
+
+
+def story_node(article: Article) -> StoryNode:
+    return StoryNode(article.published.timestamp() if article.published else NEVER, article.id)
+
+
+def story_vector(counted, document_frequency: dict[str, int], documents: int, settings: Settings):
+    article, counts = counted
+    return article, *tfidf.weights(counts, document_frequency, documents, settings.story_terms)
+
+
+def blocking_keys(vectorised, settings: Settings) -> Iterator[tuple[str, tuple]]:
+    article, terms, vector = vectorised
+    member = (story_node(article), vector)
+    for term in terms[: settings.story_block_terms]:
+        yield f"term:{term}", member
+    entities = [e for e in article.entities if e.label in BLOCKING_LABELS]
+    for entity in sorted(entities, key=lambda e: (-e.salience, e.name))[: settings.story_block_entities]:
+        yield f"entity:{entity.label}:{entity.key}", member
+
+
+def compare_block(block: tuple[str, Iterable[tuple]], settings: Settings) -> Iterator[Pair]:
+    """Each member against at most `story_block_window` members before it in time order."""
+    _key, members = block
+    members = sorted(members, key=lambda member: member[0])
+    for position, (node, vector) in enumerate(members):
+        for other, other_vector in members[max(0, position - settings.story_block_window):position]:
+            similarity = tfidf.cosine(vector, other_vector)
+            if similarity >= settings.story_neighbour_similarity:
+                yield Pair(other, node, round(similarity, 6))
+
+
+class WithinTimeWindow(beam.PTransform):
+    """Pairs whose articles were published at most `story_window_days` apart; an undated article
+    counts as published when its most similar dated article was."""
+
+    def __init__(self, settings: Settings):
+        super().__init__()
+        self.settings = settings
+
+    def expand(self, pairs):
+        inferred = (
+            pairs
+            | "DatedNeighbours" >> beam.FlatMap(dated_neighbours)
+            | "MostSimilar" >> beam.CombinePerKey(max)
+            | "Time" >> beam.MapTuple(lambda key, best: (key, best[1]))
+        )
+        dated = pairs | "OwnTimes" >> beam.Map(lambda p: (p, p.first.published, p.second.published))
+        for end in (0, 1):
+            dated = (
+                {"pair": dated | f"ByEnd{end}" >> beam.Map(lambda d, end=end: (d[0][end].id, d)), "time": inferred}
+                | f"JoinEnd{end}" >> beam.CoGroupByKey()
+                | f"DateEnd{end}" >> beam.FlatMap(date_end, end)
+            )
+        window = self.settings.story_window_days * SECONDS_PER_DAY
+        return (
+            dated
+            | "Close" >> beam.Filter(lambda d: NEVER in d[1:] or abs(d[1] - d[2]) <= window)
+            | "Pair" >> beam.Map(lambda d: d[0])
+        )
+
+
+def dated_neighbours(pair: Pair) -> Iterator[tuple[str, tuple]]:
+    for one, other in ((pair.first, pair.second), (pair.second, pair.first)):
+        if not one.dated and other.dated:
+            yield one.id, (pair.similarity, other.published, other.id)
+
+
+def date_end(joined: tuple[str, dict], end: int) -> Iterator[tuple[Pair, float, float]]:
+    """(pair, first's time, second's time) with the time of an undated `end` inferred, if any."""
+    _id, group = joined
+    inferred = next(iter(group["time"]), None)
+    for dated in group["pair"]:
+        if inferred is not None and dated[1 + end] == NEVER:
+            dated = (*dated[:1 + end], inferred, *dated[2 + end:])
+        yield dated
+
+
+class LinkNeighbours(beam.PTransform):
+    """Each article's most similar neighbour, and every pair at least `story_similarity` alike,
+    as (node, node) links between the articles' original nodes."""
+
+    def __init__(self, settings: Settings):
+        super().__init__()
+        self.settings = settings
+
+    def expand(self, pairs):
+        threshold = self.settings.story_similarity
+        nearest = (
+            pairs
+            | "BothWays" >> beam.FlatMap(lambda p: [(p.first.id, (p.similarity, p.second.id, p)),
+                                                    (p.second.id, (p.similarity, p.first.id, p))])
+            | "Nearest" >> beam.CombinePerKey(max)
+            | "NearestLink" >> beam.MapTuple(lambda _id, best: best[2])
+        )
+        close = pairs | "Close" >> beam.Filter(lambda p: p.similarity >= threshold)
+        return (nearest, close) | "AllLinks" >> beam.Flatten() | "Ends" >> beam.Map(lambda p: (p.first, p.second))
+
+
+def set_story_id(joined: tuple[str, dict]) -> Iterator[Article]:
+    article_id, group = joined
+    story = next(iter(group["story"]), None)
+    for article in group["article"]:
+        yield dataclasses.replace(article, story_id=story.id if story is not None else article_id)

@@ -1,9 +1,188 @@
-# LOCAL SMOKE-TEST SHIM, NEVER COMMITTED: replaced by the trained model from the topics branch.
-TOPICS = {"politics": "11000000", "other": ""}
+"""The topic classifier behind the output's partition key: hashed word n-gram TF-IDF and a linear model.
+
+Inference is pure numpy. Words and word bigrams are hashed into 2**20 buckets with a stable hash
+(a polynomial hash of the word mixed with splitmix64), so no vocabulary is stored. Each group (words,
+bigrams) is TF-IDF weighted (1 + log tf), L2-normalised and scaled by 1/sqrt(2).
+
+The model keeps two weight tables, one for full articles and one for short snippets (a title and
+a sentence or two, as in a feed summary), because the two read differently: a soft gate on the
+article's length mixes them. The softmax of the logits is the probability returned as
+`topic_score`; below the artefact's threshold the topic is OTHER.
+
+The artefact is a pair written by bench/train_topics.py: `topics-vN.npz` (bucket ids, idf,
+weights, biases; numpy arrays only, loaded with allow_pickle=False) and `topics-vN.json`
+(taxonomy with IPTC codes, version, threshold, gate, category aliases). MODEL_CARD.md beside them
+says what it was trained on and how well it does.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+
+MODELS = Path(__file__).parent / "models"
+DEFAULT_ARTEFACT = MODELS / "topics-v1.json"
 OTHER = "other"
-def safe_slug(v): return v if v in TOPICS else OTHER
+BUCKETS = 1 << 20  # bucket ids fit in 20 bits: (article << 20) | bucket keys a pair
+MAX_CHARS = 10_000  # the opening of a long article decides its topic; the cap bounds the cost
+
+_WORD = re.compile(r"\w+(?:['’]\w+)*")
+_NON_WORD = re.compile(r"[\W_]+")
+_MASK = np.uint64(BUCKETS - 1)
+
+
+def _taxonomy(path: Path) -> dict[str, str]:
+    return dict(json.loads(path.read_text(encoding="utf-8"))["topics"])
+
+
+TOPICS: dict[str, str] = _taxonomy(DEFAULT_ARTEFACT)
+
+
+def safe_slug(value: str) -> str:
+    """The packaged taxonomy's slug named by `value` (a slug or its IPTC code), else OTHER."""
+    key = str(value).strip().lower()
+    if key in TOPICS:
+        return key
+    by_code = {code: slug for slug, code in TOPICS.items() if code}
+    return by_code.get(key, OTHER)
+
+
+def _mix(h: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser: spreads structured uint64 keys evenly over all bits (arrays wrap mod 2**64)."""
+    h = (h ^ (h >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    h = (h ^ (h >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return h ^ (h >> np.uint64(31))
+
+
+def _buckets(keys: np.ndarray, group: int) -> np.ndarray:
+    return (_mix(keys ^ np.uint64(group * 0x9E3779B97F4A7C15 % (1 << 64))) & _MASK).astype(np.int64)
+
+
+_POWERS = np.cumprod(np.full(MAX_CHARS + 1, 1_000_003, dtype=np.uint64)) // np.uint64(1_000_003)
+
+
+def article_text(title: str | None, text: str | None) -> str:
+    return f"{(title or '')[:1000]}\n{text or ''}"[:MAX_CHARS]
+
+
+def word_keys(words: list[str]) -> np.ndarray:
+    """A stable 64-bit polynomial hash of each word, computed for all words at once."""
+    if not words:
+        return np.zeros(0, dtype=np.uint64)
+    codes = np.frombuffer("\0".join(words).encode("utf-32-le", "replace"), dtype=np.uint32).astype(np.uint64)
+    is_gap = codes == 0
+    starts = np.concatenate([[0], np.flatnonzero(is_gap) + 1])
+    position = np.arange(len(codes)) - starts[np.cumsum(is_gap) - is_gap]
+    terms = (codes + np.uint64(1)) * _POWERS[position]
+    terms[is_gap] = 0
+    return np.add.reduceat(terms, starts)
+
+
+def batch_features(titles: list[str | None], texts: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(article index, bucket id) of every word and every word bigram of a batch: one pair per group."""
+    words = [_WORD.findall(article_text(title, text).lower()) for title, text in zip(titles, texts)]
+    article = np.repeat(np.arange(len(words)), [len(w) for w in words])
+    keys = word_keys([w for ws in words for w in ws])
+    same_article = article[:-1] == article[1:]
+    bigrams = keys[:-1][same_article] * np.uint64(0x100000001B3) + keys[1:][same_article]
+    return [(article, _buckets(keys, 1)), (article[:-1][same_article], _buckets(bigrams, 2))]
+
+
+def article_gate(title: str | None, text: str | None, gate_chars: float, gate_slope: float) -> float:
+    """How much of a full article (1) rather than a snippet (0) this is, from its length."""
+    chars = max(len(article_text(title, text)), 1)
+    return 1.0 / (1.0 + math.exp(-gate_slope * math.log(chars / gate_chars)))
+
+
+def _category_words(categories: list[str]) -> set[str]:
+    return {w for c in categories for w in _NON_WORD.sub(" ", str(c)[:200].lower()).split()}
+
+
 class TopicModel:
-    threshold = 0.5
+    def __init__(self, meta: dict, arrays: dict[str, np.ndarray]):
+        self.version: str = meta["version"]
+        self.threshold: float = float(meta["threshold"])
+        self.topics: dict[str, str] = dict(meta["topics"])
+        self.slugs: tuple[str, ...] = tuple(self.topics)
+        self.classes: tuple[str, ...] = tuple(meta["classes"])  # the weight columns, OTHER excluded
+        self.gate = (float(meta["gate_chars"]), float(meta["gate_slope"]))
+        self.category_boost: float = float(meta["category_boost"])
+        self.category_aliases: dict[str, str] = {
+            word: slug for slug, words in meta["category_aliases"].items() for word in words}
+        if OTHER not in self.slugs or not set(self.classes) <= set(self.slugs) - {OTHER}:
+            raise ValueError("the artefact's classes must be slugs of its taxonomy, which must include 'other'")
+        # Bucket -> row of the compact tables; row 0 stands for every bucket the model never kept.
+        self._row = np.zeros(BUCKETS, dtype=np.int32)
+        self._row[arrays["buckets"]] = np.arange(1, len(arrays["buckets"]) + 1, dtype=np.int32)
+        self._idf = np.concatenate([[arrays["idf_default"]], arrays["idf"]]).astype(np.float32)
+        k = len(self.classes)
+        self._weights = np.concatenate(  # (rows, 2 regimes x classes): snippet columns, then article
+            [np.zeros((1, 2 * k)), arrays["weights"].reshape(-1, 2 * k)]).astype(np.float32)
+        self._bias = arrays["bias"].astype(np.float32).reshape(2, k)
+        self._slug_column = np.array([self.slugs.index(c) for c in self.classes])
+
     @classmethod
-    def load(cls, path=None): return cls()
-    def predict(self, titles, texts, categories=None): return [("politics", 0.9) for _ in texts]
+    def load(cls, path: str | None = None) -> "TopicModel":
+        """Load an artefact from its .json path (the .npz sits beside it); default: the packaged one."""
+        meta_path = Path(path).with_suffix(".json") if path else DEFAULT_ARTEFACT
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        with np.load(meta_path.with_suffix(".npz"), allow_pickle=False) as npz:
+            return cls(meta, {name: npz[name] for name in npz.files})
+
+    def _logits(self, titles: list[str | None], texts: list[str]) -> np.ndarray:
+        n, k = len(texts), len(self.classes)
+        both = np.zeros((n, 2 * k))  # snippet-regime logits, then article-regime logits
+        for article, buckets in batch_features(titles, texts):
+            # Count each (article, bucket) pair; unique sorts them by article.
+            pairs, counts = np.unique((article << 20) | buckets, return_counts=True)
+            article, rows = pairs >> 20, self._row[pairs & (BUCKETS - 1)]
+            tfidf = (1.0 + np.log(counts)) * self._idf[rows]
+            norms = np.sqrt(2.0 * np.bincount(article, weights=tfidf * tfidf, minlength=n))
+            tfidf /= norms[article]
+            # Pairs are sorted by article, so each article's contributions are one contiguous run.
+            starts = np.searchsorted(article, np.arange(n))
+            present = np.bincount(article, minlength=n) > 0
+            contributions = np.vstack([tfidf[:, None] * self._weights[rows], np.zeros((1, 2 * k))])
+            both[present] += np.add.reduceat(contributions, starts)[present]
+        both = both.reshape(n, 2, k) + self._bias
+        gate = np.array([article_gate(title, text, *self.gate) for title, text in zip(titles, texts)])[:, None]
+        return (1.0 - gate) * both[:, 0] + gate * both[:, 1]
+
+    def slug_probabilities(self, titles: list[str | None], texts: list[str],
+                           categories: list[list[str]] | None = None) -> np.ndarray:
+        """One row per article: the probability of each slug in self.slugs (OTHER's column is 0)."""
+        logits = self._logits(list(titles), list(texts))
+        probs = np.exp(logits - logits.max(axis=1, keepdims=True))
+        probs /= probs.sum(axis=1, keepdims=True)
+        by_slug = np.zeros((len(texts), len(self.slugs)))
+        by_slug[:, self._slug_column] = probs
+        if categories is not None:
+            by_slug = self._nudge_by_categories(by_slug, categories)
+        return by_slug
+
+    def _nudge_by_categories(self, probs: np.ndarray, categories: list[list[str]]) -> np.ndarray:
+        """Feed categories and URL sections that name a topic multiply its odds by e**category_boost.
+
+        A nudge, not an override: a confident prediction from the text survives a misleading category."""
+        boosts = np.zeros_like(probs)
+        for row, cats in enumerate(categories):
+            for word in _category_words(cats or []):
+                slug = self.category_aliases.get(word)
+                if slug is not None:
+                    boosts[row, self.slugs.index(slug)] = self.category_boost
+        nudged = probs * np.exp(boosts)
+        return nudged / nudged.sum(axis=1, keepdims=True)
+
+    def predict(self, titles: list[str | None], texts: list[str],
+                categories: list[list[str]] | None = None) -> list[tuple[str, float]]:
+        """(slug, probability) per article; the slug is OTHER when the top probability is below threshold."""
+        results = []
+        for row in self.slug_probabilities(titles, texts, categories):
+            best = int(row.argmax())
+            score = float(row[best])
+            results.append((self.slugs[best] if score >= self.threshold else OTHER, score))
+        return results

@@ -1,0 +1,170 @@
+"""Story clustering scored on labelled events: ../shared/data/story-clusters/articles.jsonl
+(188 articles in 32 events, Giveme5W1H news_cluster; see its SOURCE.md).
+
+The articles go through the real transforms, Clean → Dedupe → Entities → Stories, on Beam's
+FnApiRunner. A syndicated copy that dedupe removes belongs to its keeper's story. Prints the
+adjusted Rand index and B-cubed precision, recall and F1 of `story_id` against `event`, the
+duplicates dedupe found (with whether each is in its keeper's event) beside the pairs that are
+copies by their exact shingle sets, and the same scores for variations of the settings with --set.
+
+usage: python bench/stories.py [--set NAME=VALUE ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import glob
+import json
+import math
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from datetime import datetime, timezone
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+import apache_beam as beam  # noqa: E402
+
+from bench.overrides import add_set_argument, settings_with  # noqa: E402
+from pipeline.article import Article  # noqa: E402
+from pipeline.options import Settings  # noqa: E402
+from pipeline.run import installed_ner_model, pipeline_options  # noqa: E402
+from transforms.clean import CleanArticles  # noqa: E402
+from transforms.dedupe import DedupeArticles  # noqa: E402
+from transforms.entities import TagEntities  # noqa: E402
+from transforms.stories import AssignStories  # noqa: E402
+
+DATA = REPO.parent / "shared" / "data" / "story-clusters" / "articles.jsonl"
+
+
+def load_articles() -> tuple[list[Article], dict[str, str]]:
+    if not DATA.exists():
+        sys.exit(f"bench/stories.py needs {DATA}, absent here: the shared evaluation data is only beside CI's clone")
+    articles, events = [], {}
+    for line in DATA.read_text().splitlines():
+        row = json.loads(line)
+        published = datetime.fromisoformat(row["date_publish"]).replace(tzinfo=timezone.utc)
+        articles.append(Article(id=row["id"][:20], source=row["url"], url=row["url"], title=row["title"],
+                                published=published, raw=row["text"], run_id="bench",
+                                ingested_at=datetime.now(timezone.utc)))
+        events[row["id"][:20]] = row["event"]
+    return articles, events
+
+
+def run_stories(articles: list[Article], settings: Settings) -> tuple[dict[str, str], list[dict], float]:
+    """Each article's story id (a duplicate's is its keeper's), the duplicate rows, and the seconds."""
+    with tempfile.TemporaryDirectory() as folder:
+        started = time.perf_counter()
+        with beam.Pipeline(options=pipeline_options([])) as pipeline:
+            clean, _rejects = pipeline | beam.Create(articles) | "Clean" >> CleanArticles(settings)
+            kept, duplicates = clean | "Dedupe" >> DedupeArticles(settings)
+            tagged, _rejects = kept | "Entities" >> TagEntities(settings)
+            stories = tagged | "Stories" >> AssignStories(settings)
+            (stories | "StoryIds" >> beam.Map(lambda a: f"{a.id} {a.story_id}")
+             | "WriteStories" >> beam.io.WriteToText(f"{folder}/stories"))
+            (duplicates | "Rows" >> beam.Map(lambda d: json.dumps(d.to_row()))
+             | "WriteDuplicates" >> beam.io.WriteToText(f"{folder}/duplicates"))
+        seconds = time.perf_counter() - started
+        story = dict(line.split() for path in glob.glob(f"{folder}/stories*")
+                     for line in Path(path).read_text().splitlines())
+        rows = [json.loads(line) for path in glob.glob(f"{folder}/duplicates*")
+                for line in Path(path).read_text().splitlines()]
+    for row in rows:
+        story[row["id"]] = story[row["duplicate_of"]]
+    return story, rows, seconds
+
+
+def adjusted_rand_index(predicted: list[str], gold: list[str]) -> float:
+    def pairs(n: int) -> float:
+        return n * (n - 1) / 2
+
+    both = sum(pairs(n) for n in Counter(zip(predicted, gold)).values())
+    left = sum(pairs(n) for n in Counter(predicted).values())
+    right = sum(pairs(n) for n in Counter(gold).values())
+    expected = left * right / pairs(len(gold))
+    best = (left + right) / 2
+    return 1.0 if best == expected else (both - expected) / (best - expected)
+
+
+def b_cubed(predicted: list[str], gold: list[str]) -> tuple[float, float, float]:
+    clusters: dict[str, set[int]] = defaultdict(set)
+    classes: dict[str, set[int]] = defaultdict(set)
+    for i, (p, g) in enumerate(zip(predicted, gold)):
+        clusters[p].add(i)
+        classes[g].add(i)
+    precision = recall = 0.0
+    for i, (p, g) in enumerate(zip(predicted, gold)):
+        shared = len(clusters[p] & classes[g])
+        precision += shared / len(clusters[p])
+        recall += shared / len(classes[g])
+    precision, recall = precision / len(gold), recall / len(gold)
+    return precision, recall, 2 * precision * recall / (precision + recall)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_set_argument(parser, "story_similarity=0.25")
+    args = parser.parse_args(argv)
+    settings, overrides = settings_with(args.set)
+    settings = dataclasses.replace(settings, ner_model=installed_ner_model(settings))
+    articles, events = load_articles()
+    story, duplicates, seconds = run_stories(articles, settings)
+    print(f"settings: {overrides or 'defaults'}")
+    ids = sorted(events)
+    rejected = [i for i in ids if i not in story]
+    print(f"{len(ids)} articles, {len(set(events.values()))} events, {len(rejected)} rejected by clean "
+          f"(no article text in the page); {seconds:.1f} s for clean, dedupe, entities, stories")
+    print(f"{'scored articles':<44}{'stories':>8}{'ARI':>8}{'B3 P':>8}{'B3 R':>8}{'B3 F1':>8}")
+    story_of_rejected = {i: f"rejected {i}" for i in rejected}
+    for label, scored in ((f"the {len(ids) - len(rejected)} given a story", [i for i in ids if i in story]),
+                          (f"all {len(ids)}, each reject a story of its own", ids)):
+        predicted = [story.get(i) or story_of_rejected[i] for i in scored]
+        gold = [events[i] for i in scored]
+        precision, recall, f1 = b_cubed(predicted, gold)
+        print(f"{label:<44}{len(set(predicted)):>8}{adjusted_rand_index(predicted, gold):>8.4f}"
+              f"{precision:>8.4f}{recall:>8.4f}{f1:>8.4f}")
+    same = sum(events[d["id"]] == events[d["duplicate_of"]] for d in duplicates)
+    print(f"dedupe: {len(duplicates)} duplicates, {same} in their keeper's event; kinds "
+          f"{dict(Counter(d['kind'] for d in duplicates))}; similarity "
+          f"{min((d['similarity'] for d in duplicates), default=math.nan):.2f}-"
+          f"{max((d['similarity'] for d in duplicates), default=math.nan):.2f}")
+    print("copy pairs by exact shingle sets (all pairs of the clean texts), at dedupe's thresholds:")
+    for first, second, jaccard, contained in copy_pairs(articles, settings):
+        found = {first, second} & {d["id"] for d in duplicates}
+        print(f"  {first} {second} Jaccard {jaccard:.2f} containment {contained:.2f} "
+              f"same event {events[first] == events[second]}, dedupe dropped {len(found)} of the two")
+    return 0
+
+
+def copy_pairs(articles: list[Article], settings: Settings) -> list[tuple[str, str, float, float]]:
+    """Pairs that are copies by the exact Jaccard or containment of their shingle sets."""
+    from transforms.clean import CleanFn
+    from transforms.minhash import shingles
+
+    cleaner = CleanFn(settings)
+    cleaner.setup()
+    sets = {}
+    for article in articles:
+        try:
+            sets[article.id] = shingles(cleaner.clean(article).text, settings.shingle_words)
+        except Exception:  # noqa: BLE001 - rejected by clean, as in the pipeline
+            continue
+    pairs = []
+    ids = sorted(sets)
+    for at, first in enumerate(ids):
+        for second in ids[at + 1:]:
+            shared = len(sets[first] & sets[second])
+            jaccard = shared / len(sets[first] | sets[second])
+            contained = shared / min(len(sets[first]), len(sets[second]))
+            if jaccard >= settings.near_duplicate_jaccard or (
+                    jaccard >= settings.containment_min_jaccard and contained >= settings.near_duplicate_containment):
+                pairs.append((first, second, jaccard, contained))
+    return pairs
+
+
+if __name__ == "__main__":
+    sys.exit(main())

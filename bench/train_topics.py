@@ -1,0 +1,391 @@
+"""Train the topic classifier and write its artefact (transforms/models/topics-v1.{npz,json}).
+
+The packaged model, from the labelled news in shared/data/topics (BBC News and AG News):
+
+    python bench/train_topics.py --data ../shared/data/topics --out transforms/models/
+
+Your own labelled JSONL, one article per line, with your own taxonomy:
+
+    python bench/train_topics.py --jsonl mine.jsonl --text-field text --label-field label \\
+        [--title-field title] [--taxonomy taxonomy.json] --out my-model/ [--version my-v1]
+
+and load it with `TopicModel.load("my-model/topics-my-v1.json")`. Without --taxonomy the labels
+must already be slugs ([a-z0-9-]); with it, taxonomy.json is
+    {"topics": {"slug": "IPTC code or empty", ...},
+     "labels": {"label as in the file": "slug", ...},
+     "category_aliases": {"slug": ["feed category word", ...]}}   (the last one optional)
+Every label must map to a slug; "other" is added, and is never trained.
+
+Each data set is split 80/20, stratified by label, with a fixed seed, after dropping exact
+duplicates (same title and text, whitespace collapsed); only the 80% is used here, and
+bench/topics_eval.py scores the 20%. Model choices (SVM C, complement naive Bayes alpha, their
+blend, the probability temperature and the threshold) are made by 5-fold cross-validation inside
+the 80%. sklearn is used here only: the artefact is plain arrays for transforms/topic_model.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import csv
+import html
+import itertools
+import json
+import random
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.optimize import minimize_scalar
+from sklearn.isotonic import IsotonicRegression
+from sklearn.model_selection import StratifiedKFold
+from sklearn.naive_bayes import ComplementNB
+from sklearn.svm import LinearSVC
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from transforms.topic_model import BUCKETS, OTHER, TopicModel, article_gate, batch_features  # noqa: E402
+
+SEED = 13
+TEST_SHARE = 0.2
+FOLDS = 5
+MIN_DF = 2
+GATE_CHARS, GATE_SLOPE = 700.0, 8.0  # snippets (AG News) are under ~450 chars, articles (BBC) over ~750
+CATEGORY_BOOST = 1.0
+PSEUDO_ARTICLE_SIZE = 8  # AG snippets average ~230 characters: 8 make an article-length text
+SNIPPET_CHARS = 300
+GRID_C = (0.5, 1.0)
+GRID_COPY_SCALE = (1.0, 2.0)
+GRID_ALPHA = (0.1, 0.3, 1.0)
+GRID_BLEND = (0.0, 0.25, 0.5, 0.75, 1.0)  # the SVM's share of the blended score
+
+IPTC_TOPICS = {
+    "politics": "11000000",
+    "economy-business-finance": "04000000",
+    "science-technology": "13000000",
+    "sport": "15000000",
+    "arts-culture-entertainment": "01000000",
+    OTHER: "",
+}
+BBC_LABELS = {"politics": "politics", "business": "economy-business-finance", "tech": "science-technology",
+              "sport": "sport", "entertainment": "arts-culture-entertainment"}
+# AG's World is international news: mostly diplomacy, elections and conflict, so politics.
+AG_LABELS = {"1": "politics", "2": "sport", "3": "economy-business-finance", "4": "science-technology"}
+IPTC_CATEGORY_ALIASES = {
+    "politics": ["politics", "political", "government", "election", "elections", "world", "diplomacy"],
+    "economy-business-finance": ["business", "economy", "economics", "finance", "markets", "money", "companies"],
+    "science-technology": ["technology", "tech", "science", "internet", "computing", "gadgets"],
+    "sport": ["sport", "sports", "football", "soccer", "cricket", "tennis", "rugby", "golf", "olympics"],
+    "arts-culture-entertainment": ["entertainment", "arts", "culture", "music", "film", "films", "movies",
+                                   "tv", "television", "books", "theatre", "showbiz"],
+}
+SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+
+
+@dataclass
+class Doc:
+    title: str
+    text: str
+    slug: str
+
+
+def read_bbc(path: Path) -> list[Doc]:
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [Doc(r["title"], r["text"], BBC_LABELS[r["category"]]) for r in rows]
+
+
+def clean_ag(value: str) -> str:
+    """Undo AG News's crawl residue: ' #39;' for an apostrophe, escaped entities, backslash breaks."""
+    value = re.sub(r" ?#(\d+);", lambda m: chr(int(m.group(1))), value)
+    value = re.sub(r" ?\b(quot|amp|lt|gt);", r"&\1;", value)
+    value = html.unescape(html.unescape(value)).replace("\\", " ")
+    return re.sub(r"<[^>]{0,40}>", " ", value)
+
+
+def read_ag(path: Path) -> list[Doc]:
+    with path.open(encoding="utf-8", newline="") as f:
+        return [Doc(clean_ag(title), clean_ag(text), AG_LABELS[label]) for label, title, text in csv.reader(f)]
+
+
+def read_jsonl(path: Path, text_field: str, label_field: str, title_field: str | None,
+               labels: dict[str, str] | None) -> list[Doc]:
+    docs = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            row = json.loads(line)
+            label = str(row[label_field])
+            docs.append(Doc(str(row.get(title_field) or "") if title_field else "", str(row[text_field]),
+                            labels[label] if labels is not None else label))
+    return docs
+
+
+def dedupe(docs: list[Doc], seen: set[str]) -> list[Doc]:
+    kept = []
+    for doc in docs:
+        key = " ".join(f"{doc.title} {doc.text}".split())
+        if key not in seen:
+            seen.add(key)
+            kept.append(doc)
+    return kept
+
+
+def split(docs: list[Doc], seed: int = SEED, test_share: float = TEST_SHARE) -> tuple[list[Doc], list[Doc]]:
+    """Seeded stratified split: the same share of each label is held out."""
+    by_label = collections.defaultdict(list)
+    for position, doc in enumerate(docs):
+        by_label[doc.slug].append(position)
+    rng = random.Random(seed)
+    held_out = set()
+    for label in sorted(by_label):
+        positions = by_label[label]
+        rng.shuffle(positions)
+        held_out.update(positions[: round(len(positions) * test_share)])
+    return ([d for i, d in enumerate(docs) if i not in held_out], [d for i, d in enumerate(docs) if i in held_out])
+
+
+def cross_regime_docs(docs: list[Doc], folds: np.ndarray) -> tuple[list[Doc], np.ndarray]:
+    """Extra training text so each regime's weights see every source's labels, built within a fold.
+
+    Snippets of one label and fold are joined PSEUDO_ARTICLE_SIZE at a time into a pseudo-article,
+    and every article gives a snippet (its title and opening, about SNIPPET_CHARS)."""
+    extra, extra_folds = [], []
+    is_article = np.array([article_gate(d.title, d.text, GATE_CHARS, GATE_SLOPE) >= 0.5 for d in docs])
+    for fold in np.unique(folds):
+        by_label = collections.defaultdict(list)
+        for i in np.flatnonzero((folds == fold) & ~is_article):
+            by_label[docs[i].slug].append(docs[i])
+        for slug, snippets in sorted(by_label.items()):
+            for start in range(0, len(snippets), PSEUDO_ARTICLE_SIZE):
+                chunk = snippets[start:start + PSEUDO_ARTICLE_SIZE]
+                extra.append(Doc(chunk[0].title, "\n\n".join(f"{d.title}. {d.text}" for d in chunk), slug))
+                extra_folds.append(fold)
+        for i in np.flatnonzero((folds == fold) & is_article):
+            opening = docs[i].text.strip()[:SNIPPET_CHARS].rsplit(" ", 1)[0]
+            extra.append(Doc(docs[i].title, opening, docs[i].slug))
+            extra_folds.append(fold)
+    return extra, np.array(extra_folds)
+
+
+def default_sources(data: Path) -> dict[str, list[Doc]]:
+    seen: set[str] = set()
+    return {"BBC News": dedupe(read_bbc(data / "bbc.jsonl"), seen),
+            "AG News": dedupe(read_ag(data / "ag_news.csv"), seen)}
+
+
+class Vectoriser:
+    """The training-side twin of TopicModel's features: buckets kept (df >= MIN_DF), their idf."""
+
+    def __init__(self, docs: list[Doc]):
+        words, bigrams = self._counts(docs)
+        df = np.bincount((words + bigrams).indices, minlength=BUCKETS)
+        self.buckets = np.flatnonzero(df >= MIN_DF)
+        self.idf_default = float(np.log(len(docs) + 1) + 1)
+        self.idf = np.full(BUCKETS, self.idf_default, dtype=np.float32)
+        # Stored at float16, so train with the values inference will see.
+        self.idf[self.buckets] = (np.log((len(docs) + 1) / (df[self.buckets] + 1)) + 1).astype(np.float16)
+
+    @staticmethod
+    def _counts(docs: list[Doc]) -> list[sp.csr_matrix]:
+        return [sp.csr_matrix((np.ones(len(buckets)), (article, buckets)), shape=(len(docs), BUCKETS))
+                for article, buckets in batch_features([d.title for d in docs], [d.text for d in docs])]
+
+    def transform(self, docs: list[Doc]) -> sp.csr_matrix:
+        """Rows: sublinear TF-IDF of words plus that of bigrams, each group with norm 1/sqrt(2)."""
+        x = sp.csr_matrix((len(docs), BUCKETS))
+        for group in self._counts(docs):
+            group.sum_duplicates()
+            group.data = (1 + np.log(group.data)) * self.idf[group.indices]
+            norms = np.sqrt(2 * np.asarray(group.multiply(group).sum(axis=1)).ravel())
+            x = x + sp.diags(1 / np.where(norms > 0, norms, 1)) @ group
+        return x.tocsr()[:, self.buckets]
+
+    @staticmethod
+    def augment(x: sp.csr_matrix, docs: list[Doc], copy_scale: float) -> sp.csr_matrix:
+        """Shared, article-only and snippet-only copies of the features, plus a bias per regime.
+
+        A larger copy_scale regularises the regime-only weights less (Daume's feature augmentation)."""
+        gate = np.array([article_gate(d.title, d.text, GATE_CHARS, GATE_SLOPE) for d in docs])
+        article, snippet = sp.diags(copy_scale * gate), sp.diags(copy_scale * (1 - gate))
+        return sp.hstack([x, article @ x, snippet @ x, gate[:, None], 1 - gate[:, None]]).tocsr()
+
+
+def fit_svm(x, y, c):
+    return LinearSVC(C=c, random_state=SEED).fit(x, y)
+
+
+def fit_cnb(x, y, alpha):
+    return ComplementNB(alpha=alpha).fit(x, y)
+
+
+def cnb_scores(model, x):
+    scores = x @ model.feature_log_prob_.T
+    return scores - scores.mean(axis=1, keepdims=True)
+
+
+def blended(svm_scores, cnb, blend, scales):
+    return blend * svm_scores / scales[0] + (1 - blend) * cnb / scales[1]
+
+
+def softmax(logits):
+    p = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return p / p.sum(axis=1, keepdims=True)
+
+
+def cross_validate(x, docs, y, groups, folds, original, classes):
+    """Out-of-fold scores of the original articles over the grid, and the choice that maximises
+    mean per-source accuracy. Rows with original False are augmentation, trained on but never scored."""
+    best = None
+    for scale in GRID_COPY_SCALE:
+        augmented = Vectoriser.augment(x, docs, scale)
+        svm_oof = {c: np.zeros((len(y), len(classes))) for c in GRID_C}
+        cnb_oof = {a: np.zeros((len(y), len(classes))) for a in GRID_ALPHA}
+        for fold in range(FOLDS):
+            train, test = np.flatnonzero(folds != fold), np.flatnonzero((folds == fold) & original)
+            for c in GRID_C:
+                svm_oof[c][test] = fit_svm(augmented[train], y[train], c).decision_function(augmented[test])
+            for a in GRID_ALPHA:
+                cnb_oof[a][test] = cnb_scores(fit_cnb(augmented[train], y[train], a), augmented[test])
+        for c, a, blend in itertools.product(GRID_C, GRID_ALPHA, GRID_BLEND):
+            scales = (svm_oof[c][original].std(), cnb_oof[a][original].std())
+            oof = blended(svm_oof[c], cnb_oof[a], blend, scales)[original]
+            predicted, truth, sources = classes[oof.argmax(axis=1)], y[original], groups[original]
+            accuracy = np.mean([np.mean(predicted[sources == g] == truth[sources == g]) for g in np.unique(sources)])
+            if best is None or accuracy > best["cv_accuracy"]:
+                best = dict(copy_scale=scale, C=c, alpha=a, blend=blend, scales=scales, cv_accuracy=accuracy,
+                            oof=oof, per_source={str(g): round(float(np.mean(predicted[sources == g] == truth[sources == g])), 4)
+                                                 for g in np.unique(sources)})
+    return best
+
+
+def fit_temperature(scores, y, classes):
+    truth = np.searchsorted(classes, y)
+    def log_loss(t):
+        p = softmax(t * scores)
+        return -np.mean(np.log(p[np.arange(len(y)), truth] + 1e-12))
+    return float(minimize_scalar(log_loss, bounds=(0.01, 100), method="bounded").x)
+
+
+def choose_threshold(probs, y, classes):
+    """The top probability below which, out of fold, a prediction is more often wrong than right."""
+    top = probs.max(axis=1)
+    right = (classes[probs.argmax(axis=1)] == y).astype(float)
+    curve = IsotonicRegression(out_of_bounds="clip").fit(top, right)
+    grid = np.round(np.arange(0.2, 1.0, 0.01), 2)
+    return float(grid[np.argmax(curve.predict(grid) >= 0.5)])
+
+
+def fold_weights(svm, cnb, choice, temperature, n):
+    """One linear model: columns x (snippet, article) regimes, from the blend over augmented features."""
+    w = temperature * (choice["blend"] / choice["scales"][0] * svm.coef_
+                       + (1 - choice["blend"]) / choice["scales"][1]
+                       * (cnb.feature_log_prob_ - cnb.feature_log_prob_.mean(axis=0)))
+    b = temperature * choice["blend"] / choice["scales"][0] * svm.intercept_
+    scale = choice["copy_scale"]
+    shared, article, snippet = w[:, :n], scale * w[:, n:2 * n], scale * w[:, 2 * n:3 * n]
+    weights = np.stack([shared + snippet, shared + article], axis=1)  # (classes, 2, n)
+    bias = np.stack([b + w[:, 3 * n + 1], b + w[:, 3 * n]])  # (2, classes)
+    return weights.transpose(2, 1, 0), bias  # (n, 2, classes)
+
+
+def train(sources: dict[str, list[Doc]], topics: dict[str, str], aliases: dict[str, list[str]],
+          version: str, out: Path) -> Path:
+    train_docs, groups = [], []
+    for name, docs in sources.items():
+        kept, _ = split(docs)
+        train_docs += kept
+        groups += [name] * len(kept)
+    y, groups = np.array([d.slug for d in train_docs]), np.array(groups)
+    classes = np.array(sorted(set(y)))
+    unknown = set(classes) - (set(topics) - {OTHER})
+    if len(classes) < 3:
+        raise SystemExit("need articles of at least 3 labels")
+    if unknown or not all(SLUG.fullmatch(s) for s in topics):
+        raise SystemExit(f"labels {sorted(unknown)} are not slugs of the taxonomy, or a slug is not [a-z0-9-]")
+    print(f"training on {len(y)} articles: " + ", ".join(f"{g} {np.sum(groups == g)}" for g in np.unique(groups)))
+    folds = np.zeros(len(y), dtype=int)
+    for fold, (_, test) in enumerate(StratifiedKFold(FOLDS, shuffle=True, random_state=SEED).split(
+            y, [f"{g}|{label}" for g, label in zip(groups, y)])):
+        folds[test] = fold
+    extra, extra_folds = cross_regime_docs(train_docs, folds)
+    print(f"plus {len(extra)} cross-regime texts (pseudo-articles and snippets)")
+    vectoriser = Vectoriser(train_docs)  # idf from real articles only
+    all_docs = train_docs + extra
+    all_y = np.concatenate([y, [d.slug for d in extra]])
+    original = np.arange(len(all_docs)) < len(train_docs)
+    plain = vectoriser.transform(all_docs)
+    choice = cross_validate(plain, all_docs, all_y, np.concatenate([groups, ["extra"] * len(extra)]),
+                            np.concatenate([folds, extra_folds]), original, classes)
+    x = Vectoriser.augment(plain, all_docs, choice["copy_scale"])
+    temperature = fit_temperature(choice["oof"], y, classes)
+    threshold = choose_threshold(softmax(temperature * choice["oof"]), y, classes)
+    print(f"chosen by {FOLDS}-fold CV: copy scale {choice['copy_scale']} C={choice['C']} alpha={choice['alpha']} svm share={choice['blend']} "
+          f"(accuracy {choice['per_source']}); temperature {temperature:.2f}; threshold {threshold}")
+    svm = fit_svm(x, all_y, choice["C"])
+    cnb = fit_cnb(x, all_y, choice["alpha"])
+    weights, bias = fold_weights(svm, cnb, choice, temperature, len(vectoriser.buckets))
+    out.mkdir(parents=True, exist_ok=True)
+    meta_path = out / f"topics-{version}.json"
+    np.savez_compressed(meta_path.with_suffix(".npz"), buckets=vectoriser.buckets.astype(np.uint32),
+                        idf=vectoriser.idf[vectoriser.buckets].astype(np.float16),
+                        idf_default=np.float32(vectoriser.idf_default),
+                        weights=weights.astype(np.float16), bias=bias.astype(np.float32))
+    meta = {
+        "version": version, "topics": topics, "classes": list(classes), "threshold": threshold,
+        "gate_chars": GATE_CHARS, "gate_slope": GATE_SLOPE,
+        "category_boost": CATEGORY_BOOST, "category_aliases": aliases,
+        "training": {"sources": {g: int(np.sum(groups == g)) for g in np.unique(groups)}, "seed": SEED,
+                     "test_share": TEST_SHARE, "min_df": MIN_DF, "copy_scale": choice["copy_scale"], "svm_C": choice["C"], "cnb_alpha": choice["alpha"],
+                     "svm_share": choice["blend"], "temperature": round(temperature, 4),
+                     "cv_accuracy": {g: round(a, 4) for g, a in choice["per_source"].items()}},
+    }
+    meta_path.write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
+    check_artefact(meta_path, train_docs[:: max(1, len(train_docs) // 300)], svm, cnb, x, choice, temperature,
+                   classes, train_docs)
+    return meta_path
+
+
+def check_artefact(meta_path, sample, svm, cnb, x, choice, temperature, classes, train_docs):
+    """The artefact, loaded as the pipeline loads it, must reproduce the sklearn models' probabilities."""
+    model = TopicModel.load(str(meta_path))
+    index = {id(d): i for i, d in enumerate(train_docs)}
+    rows = x[[index[id(d)] for d in sample]]
+    cnb_part = cnb_scores(cnb, rows)
+    expected = softmax(temperature * blended(svm.decision_function(rows), cnb_part, choice["blend"], choice["scales"]))
+    got = model.slug_probabilities([d.title for d in sample], [d.text for d in sample])
+    got = got[:, [model.slugs.index(c) for c in classes]]
+    gap = float(np.abs(got - expected).max())
+    print(f"artefact check on {len(sample)} articles: max probability gap {gap:.2e}")
+    if gap > 0.02:
+        raise SystemExit("the artefact does not reproduce the trained model")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, help="shared/data/topics (bbc.jsonl, ag_news.csv)")
+    parser.add_argument("--jsonl", type=Path, help="your own labelled articles instead")
+    parser.add_argument("--text-field", default="text")
+    parser.add_argument("--label-field", default="label")
+    parser.add_argument("--title-field")
+    parser.add_argument("--taxonomy", type=Path, help="JSON: topics (slug -> IPTC code), labels (label -> slug)")
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--version", default="v1")
+    args = parser.parse_args(argv)
+    if args.jsonl:
+        spec = json.loads(args.taxonomy.read_text(encoding="utf-8")) if args.taxonomy else {}
+        docs = dedupe(read_jsonl(args.jsonl, args.text_field, args.label_field, args.title_field,
+                                 spec.get("labels")), set())
+        topics = dict(spec.get("topics") or {s: "" for s in sorted({d.slug for d in docs})})
+        topics.setdefault(OTHER, "")
+        aliases = spec.get("category_aliases") or {s: s.split("-") for s in topics if s != OTHER}
+        sources = {args.jsonl.stem: docs}
+    elif args.data:
+        topics, aliases, sources = IPTC_TOPICS, IPTC_CATEGORY_ALIASES, default_sources(args.data)
+    else:
+        parser.error("give --data or --jsonl")
+    print(f"wrote {train(sources, topics, aliases, args.version, args.out)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,95 @@
+"""The performance benchmark on a small corpus: that it runs and reports true figures (never how fast)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import subprocess
+import sys
+
+import pyarrow.dataset as ds
+import pytest
+
+from conftest import REPO
+
+sys.path.insert(0, str(REPO))
+
+from bench.bare_loops import documents  # noqa: E402
+from bench.corpus import ArticleMaker, write_corpus  # noqa: E402
+
+
+def test_corpus_is_what_it_says(tmp_path):
+    corpus = write_corpus(tmp_path / "corpus", docs=40, copies=0.25, html_share=0.5, seed=3)
+    pages = sorted((tmp_path / "corpus" / "html").rglob("*.html"))
+    lines = [line for path in sorted((tmp_path / "corpus" / "jsonl").glob("*.jsonl"))
+             for line in path.read_text().splitlines()]
+    assert len(pages) == corpus.html_files and len(lines) == corpus.jsonl_lines
+    assert corpus.html_files + corpus.jsonl_lines == 40
+    assert sum(corpus.copies.values()) == sum(ArticleMaker(seed=3, copies=0.25).is_copy(n) for n in range(40))
+    page = pages[0].read_text()
+    for furniture in ('<nav class="nav">', "Related stories", "cookies", "<footer", "<script"):
+        assert furniture in page
+    record = json.loads(lines[0])
+    assert {"id", "url", "title", "published", "text", "authors", "categories"} <= set(record)
+    assert json.loads((tmp_path / "corpus" / "corpus.json").read_text())["docs"] == 40
+    # the same seed gives the same corpus, gzip-compressed or not
+    again = write_corpus(tmp_path / "again", docs=40, copies=0.25, html_share=0.5, seed=3, compress=True)
+    assert again.copies == corpus.copies
+    first_again = sorted((tmp_path / "again" / "html").rglob("*.html.gz"))[0]
+    assert gzip.decompress(first_again.read_bytes()).decode() == page
+    assert documents(tmp_path / "again", 0, 1) == documents(tmp_path / "corpus", 0, 1)
+
+
+def test_copies_are_copies():
+    maker = ArticleMaker(seed=1, copies=0.5)
+    kinds = {}
+    for number in range(1, 60):
+        document, kind = maker.document(number)
+        if kind:
+            kinds[kind] = document
+    assert set(kinds) == {"exact", "near", "trimmed"}
+    originals = {" ".join(maker.article(n).paragraphs) for n in range(60) if not maker.is_copy(n)}
+    assert " ".join(kinds["exact"].paragraphs) in originals
+    assert " ".join(kinds["near"].paragraphs) not in originals
+
+
+@pytest.fixture(scope="module")
+def bench_run(tmp_path_factory):
+    work = tmp_path_factory.mktemp("bench")
+    run = subprocess.run(
+        [sys.executable, "bench/pipeline.py", "--docs", "60", "--dedupe-docs", "20", "--keep", str(work),
+         "--json", str(work / "figures.json")],
+        cwd=REPO, capture_output=True, text=True, timeout=1200)
+    assert run.returncode == 0, run.stdout + run.stderr
+    return run.stdout, json.loads((work / "figures.json").read_text()), work
+
+
+def test_bench_reports_both_worker_counts_and_the_floor(bench_run):
+    printed, figures, work = bench_run
+    corpus = json.loads((work / "corpus" / "corpus.json").read_text())
+    for workers in ("1", "2"):
+        run = figures["runs"][workers]
+        counts = run["counts"]
+        assert counts["inputs"] == counts["kept"] + counts["duplicates"] + counts["rejected"] == 60
+        assert 0 < counts["duplicates"] <= sum(corpus["copies"].values())
+        assert run["usage"]["cpu_seconds"] > 0 and run["usage"]["peak_rss_bytes"] > 100 * 2**20
+        assert run["stages"]["entities"] > 0
+        floor = figures["floors"][workers]
+        assert floor["docs"] == 60
+        assert set(floor["loops"]) == {"read", "extract", "ner", "minhash"}
+        # the lake each run wrote holds what its manifest counted
+        articles = ds.dataset(work / f"lake-{workers}w" / "articles", format="parquet", partitioning="hive")
+        assert articles.count_rows() == counts["kept"]
+    assert figures["runs"]["1"]["counts"]["kept"] == figures["runs"]["2"]["counts"]["kept"]
+    for heading in ("newsbeam run", "bare loops, whole processes", "bare loops, the loops only", "Ratios",
+                    "2 workers against 1", "entities", "the rest", "Dedupe alone"):
+        assert heading in printed
+
+
+def test_bench_dedupe_scaling_counts_every_article(bench_run):
+    _, figures, _ = bench_run
+    small, large = figures["scaling"]
+    assert (small["docs"], large["docs"]) == (20, 200)
+    for point in (small, large):
+        assert point["counts"]["kept"] + point["counts"].get("duplicates", 0) == point["docs"]
+    assert large["counts"]["duplicates"] > 0

@@ -1,0 +1,115 @@
+"""What dedupe compares of an article: its rank, MinHash signature, content hash and canonical
+URL, as one `Signature` record, with the Arrow schema under which kept ones are remembered."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from datetime import datetime, timezone
+from typing import Any, NamedTuple
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+import numpy as np
+import pyarrow as pa
+
+from pipeline.article import TIMESTAMP, Article, utc
+from pipeline.options import Settings
+from transforms import minhash
+
+NEVER = float("inf")
+# Query parameters that track the reader and never change the page.
+TRACKING_PARAMETER = re.compile(
+    r"^(?:utm_\w+|fbclid|gclid|dclid|msclkid|mc_cid|mc_eid|ocid|cmpid|smid|smtyp|icid|at_\w+|ref|ref_src|src|share)$")
+
+
+class Rank(NamedTuple):
+    """Sorts the copy to keep first: articles kept by an earlier run (already written, so they
+    are never replaced), then the earliest published, the longest text, the smallest id. With
+    `run_id` it is also the node's identity: one id may be kept by two runs."""
+
+    fresh: bool  # False: kept by an earlier run
+    published: float
+    negative_words: int
+    id: str
+    run_id: str
+
+    @property
+    def key(self) -> str:
+        return node_key(self.run_id, self.id)
+
+
+def node_key(run_id: str, article_id: str) -> str:
+    return f"{run_id}/{article_id}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Signature:
+    rank: Rank
+    minhash: bytes  # uint32 values, bands x rows
+    shingles: int  # number of distinct shingles, for containment
+    content_hash: str
+    url: str | None  # canonical
+    kept_at: datetime | None  # when the article was ingested; remembered ones expire from it
+
+    def to_row(self) -> dict[str, Any]:
+        published = self.rank.published
+        return {
+            "id": self.rank.id, "run_id": self.rank.run_id,
+            "published": None if published == NEVER else datetime.fromtimestamp(published, tz=timezone.utc),
+            "word_count": -self.rank.negative_words, "content_hash": self.content_hash, "url": self.url,
+            "shingles": self.shingles, "minhash": np.frombuffer(self.minhash, np.uint32).tolist(),
+            "kept_at": self.kept_at,
+        }
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Signature:
+        published = row["published"].timestamp() if row["published"] else NEVER
+        return cls(Rank(False, published, -row["word_count"], row["id"], row["run_id"]),
+                   np.asarray(row["minhash"], np.uint32).tobytes(), row["shingles"], row["content_hash"],
+                   row["url"], row["kept_at"])
+
+
+SIGNATURE_SCHEMA = pa.schema(
+    [
+        ("id", pa.string()),
+        ("run_id", pa.string()),
+        ("published", TIMESTAMP),
+        ("word_count", pa.int32()),
+        ("content_hash", pa.string()),
+        ("url", pa.string()),
+        ("shingles", pa.int32()),
+        ("minhash", pa.list_(pa.uint32())),
+        ("kept_at", TIMESTAMP),
+    ]
+)
+
+
+def sign(article: Article, settings: Settings) -> Signature:
+    shingle_set = minhash.shingles(article.text, settings.shingle_words)
+    published = article.published.timestamp() if article.published else NEVER
+    return Signature(
+        rank=Rank(True, published, -article.word_count, article.id, article.run_id),
+        minhash=minhash.signature(shingle_set, settings),
+        shingles=len(shingle_set),
+        content_hash=article.content_hash,
+        url=canonical_url(article.url),
+        kept_at=utc(article.ingested_at),
+    )
+
+
+def canonical_url(url: str | None) -> str | None:
+    """The page a URL names, spelled one way: no scheme, 'www.', fragment, trailing slash or
+    tracking parameters, the host in lower case and the remaining query sorted."""
+    if not url:
+        return None
+    parts = urlsplit(url.strip())
+    if not parts.netloc or parts.scheme not in ("http", "https", ""):
+        return None
+    host = (parts.hostname or "").removeprefix("www.")
+    if parts.port and parts.port not in (80, 443):
+        host = f"{host}:{parts.port}"
+    query = sorted((name, value) for name, value in parse_qsl(parts.query, keep_blank_values=True)
+                   if not TRACKING_PARAMETER.match(name.lower()))
+    path = parts.path.rstrip("/") or "/"
+    return host + path + (f"?{urlencode(query)}" if query else "")
+

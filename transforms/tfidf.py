@@ -1,0 +1,56 @@
+"""TF-IDF term vectors of articles, and their cosine similarity.
+
+Terms are the lower-cased words of the title (counted `title_weight` times) and the text,
+without English stop words and numbers. Weights are sublinear term frequency (1 + ln tf) times
+smoothed inverse document frequency (1 + ln((1 + n) / (1 + df))), L2-normalised: the same as
+scikit-learn's `TfidfVectorizer(sublinear_tf=True)`. A vector is a pair of bytes, its terms'
+32-bit hashes (sorted) and their float32 weights: about 2 KB for 300 terms, which matters because
+each vector travels once per blocking key.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from collections import Counter
+
+import numpy as np
+
+from spacy.lang.en.stop_words import STOP_WORDS
+
+from transforms.clean import normalised_words
+
+
+def term_counts(title: str | None, text: str, title_weight: int) -> Counter:
+    counts = Counter(w for w in normalised_words(text) if is_term(w))
+    for word in normalised_words(title or ""):
+        if is_term(word):
+            counts[word] += title_weight
+    return counts
+
+
+def is_term(word: str) -> bool:
+    return len(word) > 1 and not word.isdigit() and word not in STOP_WORDS
+
+
+def idf(document_frequency: int, documents: int) -> float:
+    return 1 + math.log((1 + documents) / (1 + document_frequency))
+
+
+def weights(counts: Counter, document_frequency: dict[str, int], documents: int,
+            keep: int) -> tuple[list[str], tuple[bytes, bytes]]:
+    """The `keep` highest-weighted terms, highest first, and their vector normalised to unit length."""
+    weighted = {term: (1 + math.log(count)) * idf(document_frequency.get(term, 0), documents)
+                for term, count in counts.items()}
+    top = sorted(weighted.items(), key=lambda item: (-item[1], item[0]))[:keep]
+    hashes = np.array([zlib.crc32(term.encode()) for term, _ in top], dtype=np.uint32)
+    values = np.array([w for _, w in top], dtype=np.float32)
+    values /= np.linalg.norm(values) or 1.0
+    order = np.argsort(hashes, kind="stable")
+    return [term for term, _ in top], (hashes[order].tobytes(), values[order].tobytes())
+
+
+def cosine(a: tuple[bytes, bytes], b: tuple[bytes, bytes]) -> float:
+    a_terms, b_terms = np.frombuffer(a[0], np.uint32), np.frombuffer(b[0], np.uint32)
+    _shared, in_a, in_b = np.intersect1d(a_terms, b_terms, assume_unique=True, return_indices=True)
+    return float(np.dot(np.frombuffer(a[1], np.float32)[in_a], np.frombuffer(b[1], np.float32)[in_b]))
