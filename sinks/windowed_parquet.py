@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from datetime import datetime, timezone
 
 import apache_beam as beam
+import pyarrow as pa
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.transforms import trigger
 from apache_beam.transforms.window import FixedWindows
@@ -92,8 +93,8 @@ class CommitWindowRun(beam.DoFn):
                               .to_row() for source, counts in sorted(ledger.items())]
         for table, table_rows in rows.items():
             for folder, group in self.folders(staging, table, table_rows):
-                list(write_files(folder, run_id, shard, SCHEMAS[table], group, self.settings.row_group_rows,
-                                 self.settings.rows_per_file))
+                write_files(folder, run_id, shard, SCHEMAS[table], [pa.Table.from_pylist(group, schema=SCHEMAS[table])],
+                            self.settings.row_group_rows, self.settings.rows_per_file)
         write_empty_tables(staging, run_id)
         manifest = {
             "run_id": run_id,

@@ -10,7 +10,8 @@ from apache_beam.io.filesystems import FileSystems
 
 from pipeline.commands.durations import duration_text
 from pipeline.query_cli import aligned_table
-from pipeline.state import FeedState, read_feed_states, state_path
+from pipeline.state import FeedState, read_feed_states
+from transforms.signature_store import committed_files, signature_folder
 
 HELP = "show what a lake remembers: feeds' validators and schedules, entries seen, dedupe signatures"
 DESCRIPTION = """\
@@ -24,7 +25,6 @@ example:
   newsbeam state lake
   newsbeam state lake --format json
 """
-DEDUPE_FOLDER = "dedupe"
 COLUMNS = ["feed", "etag", "last_modified", "last_poll", "next_due", "interval", "failures", "seen", "last_error"]
 
 
@@ -62,11 +62,11 @@ def feed_record(state: FeedState) -> dict:
 
 
 def dedupe_signatures(output: str) -> tuple[int, int]:
-    """(files, rows) of the committed dedupe signatures in `_state/dedupe/`."""
-    found = FileSystems.match([state_path(output, DEDUPE_FOLDER, "*.parquet")])[0].metadata_list
+    """(files, rows) of the committed dedupe signatures (`transforms.signature_store`)."""
+    found = committed_files(signature_folder(output))
     rows = 0
-    for metadata in found:
-        with FileSystems.open(metadata.path) as handle:
+    for path in found:
+        with FileSystems.open(path) as handle:
             rows += pq.ParquetFile(handle).metadata.num_rows
     return len(found), rows
 
