@@ -122,7 +122,7 @@ def test_ticks_poll_due_feeds_and_each_entry_becomes_one_row(server, tmp_path, c
         assert second.manifest["counts"]["kept"] == 0
 
         # Between ticks: flaky is back; news re-dates entry 1 and adds entry 4; the wire
-        # syndicates entry 4 an hour later under its own id.
+        # syndicates entry 4 an hour later under its own id (a copy in the same run).
         copy = dict(news_items(1, start=4)[0], guid="https://wire.example/?p=904",
                     link="https://wire.example/2026/harbour-ferry", pubDate="Wed, 04 Mar 2026 09:00:00 GMT")
         redated = dict(news_items(1)[0], pubDate="Mon, 09 Mar 2026 09:30:00 GMT")
@@ -148,12 +148,19 @@ def test_ticks_poll_due_feeds_and_each_entry_becomes_one_row(server, tmp_path, c
         # The wire's entries are now days apart: it is polled daily, the others twice a day.
         assert timedelta(hours=24) <= due_at(known[wire]) - third.at <= timedelta(hours=26.4)
 
-        # Tick 4: nothing changed; news answers 304, the others give only entries seen before.
+        # Tick 4: news has not changed (304); the wire now syndicates entry 3, kept two runs ago.
+        late_copy = dict(news_items(1, start=3)[0], guid="https://wire.example/?p=903",
+                         link="https://wire.example/2026/harbour-ferry-3", pubDate="Thu, 05 Mar 2026 09:00:00 GMT")
+        server.routes["/wire.rss"] = Reply(200, rss([*news_items(2, start=20, site="https://wire.example"), copy,
+                                                     late_copy], title="Wire"))
         clock.advance(timedelta(hours=27))
         fourth = next(ticks)
         assert [read_metric(fourth, name) for name in (
-            "feeds", "feeds_unchanged", "feed_entries", "feed_entries_seen_before")] == [3, 1, 0, 6]
-        assert fourth.manifest["counts"]["inputs"] == 0
+            "feeds", "feeds_unchanged", "feed_entries", "feed_entries_seen_before")] == [3, 1, 1, 6]
+        lake = Lake(output, fourth.manifest)
+        [duplicate] = rows_of(lake, "duplicates", fourth.manifest["run_id"])
+        assert (duplicate["source"], duplicate["duplicate_of"]) == (wire, article_id(news, "https://news.example/?p=3"))
+        assert fourth.manifest["counts"]["kept"] == 0
 
         # Tick 5, a quarter of an hour on: nothing is due, and no run is made.
         fifth = next(ticks)
@@ -168,8 +175,9 @@ def test_ticks_poll_due_feeds_and_each_entry_becomes_one_row(server, tmp_path, c
     assert cli.main(["state", str(output), "--format", "json"]) == 0
     shown = json.loads(capsys.readouterr().out)
     assert {f["url"]: (f["seen_entries"], f["failures"], f["etag"]) for f in shown["feeds"]} == {
-        news: (4, 0, '"n2"'), wire: (3, 0, None), flaky: (3, 0, None)}
-    assert shown["seen_entries"] == 10
+        news: (4, 0, '"n2"'), wire: (4, 0, None), flaky: (3, 0, None)}
+    assert shown["seen_entries"] == 11
+    assert shown["dedupe"]["signatures"] == 9  # the kept articles
     assert cli.main(["state", str(output)]) == 0
     table = capsys.readouterr().out.splitlines()
     assert table[0].split() == ["feed", "etag", "last_modified", "last_poll", "next_due", "interval", "failures",
@@ -177,7 +185,7 @@ def test_ticks_poll_due_feeds_and_each_entry_becomes_one_row(server, tmp_path, c
     news_row = next(line for line in table if line.startswith(news))
     assert news_row.split()[1:4] == ['"n2"', "2026-03-12", "04:15:00"]
     assert news_row.split()[6:] == ["12h", "0", "4"]
-    assert table[-1] == "3 feeds (0 failing), 10 entries seen; dedupe remembers 0 signatures in 0 files"
+    assert table[-1].startswith("3 feeds (0 failing), 11 entries seen; dedupe remembers 9 signatures in ")
 
 
 def test_the_schedule_honours_ttl_cache_headers_and_retry_after(server, tmp_path):
