@@ -93,5 +93,5 @@ def _run_and_commit(inputs, feeds, output, settings, beam_args, run_id, started_
         "metrics": stage_metrics(result),
     }
     manifest["manifest"] = commit_run(output, run_id, manifest)
-    expire_signatures(signature_folder(output), settings, started_at)
+    expire_signatures(signature_folder(output), settings)
     return manifest
