@@ -93,8 +93,8 @@ class Settings:
     story_block_terms: int = 12  # blocking keys: an article's highest-weighted terms ...
     story_block_entities: int = 3  # ... and its most salient named entities
     story_block_window: int = 50  # in a block, each article is compared with this many before it in time
-    story_neighbour_similarity: float = 0.15  # an article joins its most similar article at this cosine or more
-    story_similarity: float = 0.3  # and every article at this cosine or more
+    story_neighbour_similarity: float = 0.1  # an article joins its most similar article at this cosine or more
+    story_similarity: float = 0.25  # and every article at this cosine or more (bench/stories.py --sweep)
     story_window_days: float = 90.0  # articles published further apart are never linked directly
     # write
     write_shards: int = 1  # files per partition per run; raise it to write in parallel
