@@ -6,7 +6,7 @@ import argparse
 import logging
 import sys
 
-from pipeline.commands import check, entities, query, report, run, search, stories
+from pipeline.commands import check, entities, query, report, run, search, state, stories, watch
 
 LOG = logging.getLogger("newsbeam")
 
@@ -15,10 +15,10 @@ newsbeam: news ingest on Apache Beam. It reads article files or feeds, strips bo
 removes near-identical copies, tags named entities, classifies topics and writes Parquet
 partitioned by topic. `newsbeam COMMAND --help` explains each command, with an example."""
 
-COMMANDS = {"run": run, "query": query, "stories": stories, "entities": entities, "search": search,
-            "report": report, "check": check}
+COMMANDS = {"run": run, "watch": watch, "query": query, "stories": stories, "entities": entities,
+            "search": search, "report": report, "check": check, "state": state}
 # Commands that pass the flags they do not know on to Apache Beam.
-PASSES_BEAM_FLAGS = {"run"}
+PASSES_BEAM_FLAGS = {"run", "watch"}
 
 
 def build_parser() -> argparse.ArgumentParser:

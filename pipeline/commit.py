@@ -18,6 +18,7 @@ import fcntl
 import json
 import logging
 import os
+import threading
 from collections.abc import Iterator
 
 from apache_beam.io.filesystems import FileSystems
@@ -26,6 +27,7 @@ LOG = logging.getLogger("newsbeam")
 STAGING = "_staging"
 COMMIT_FILE = "COMMIT.json"
 LOCK_FILE = ".newsbeam.lock"
+_held: dict[str, int] = {}  # lock files this process holds: the holding thread's id
 
 
 class LakeLocked(RuntimeError):
@@ -91,29 +93,37 @@ def recover(output: str) -> list[str]:
 
 
 @contextlib.contextmanager
-def lake_lock(output: str) -> Iterator[None]:
+def lake_lock(output: str, holder: str | None = None) -> Iterator[None]:
     """Hold the lake's writer lock; a second writer on the same local DIR fails at once.
 
+    Reentrant in the thread that holds it: `newsbeam watch` holds the lock for its whole life,
+    and each of its runs takes it again. `holder` names the writer in the refusal others get.
     Object stores have no locks: there, one writer per DIR is the user's rule to keep.
     """
     if "://" in output:
         yield
         return
     os.makedirs(output, exist_ok=True)
-    with open(os.path.join(output, LOCK_FILE), "a+") as handle:
+    path = os.path.realpath(os.path.join(output, LOCK_FILE))
+    if _held.get(path) == threading.get_ident():
+        yield
+        return
+    with open(path, "a+") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             handle.seek(0)
-            holder = handle.read().strip() or "another newsbeam process"
-            raise LakeLocked(f"{output} is being written by {holder}; wait for it to finish") from None
+            writer = handle.read().strip() or "another newsbeam process"
+            raise LakeLocked(f"{output} is being written by {writer}; wait for it to finish") from None
         handle.seek(0)
         handle.truncate()
-        handle.write(f"process {os.getpid()}")
+        handle.write(f"{holder}, process {os.getpid()}" if holder else f"process {os.getpid()}")
         handle.flush()
+        _held[path] = threading.get_ident()
         try:
             yield
         finally:
+            del _held[path]
             handle.seek(0)
             handle.truncate()
             fcntl.flock(handle, fcntl.LOCK_UN)

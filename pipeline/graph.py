@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import apache_beam as beam
 
 from pipeline.article import ARTICLE_SCHEMA, DUPLICATE_SCHEMA, LEDGER_SCHEMA, REJECT_SCHEMA
@@ -21,23 +23,26 @@ from transforms.topics import ClassifyTopics
 class IngestArticles(beam.PTransform):
     """Input paths and feeds to the three outputs (kept articles, duplicates, rejects) and the
     ledger. `output` is the lake, whose `_state/` holds what earlier runs remember: the feeds'
-    validators and seen entries, and the signatures of the articles they kept."""
+    validators, schedules and seen entries, and the signatures of the articles they kept; `now`
+    the time the feeds are polled at."""
 
     def __init__(self, inputs: list[str], run_id: str, settings: Settings = Settings(),
-                 feeds: list[str] = (), output: str | None = None):
+                 feeds: list[str] = (), output: str | None = None, now: datetime | None = None):
         super().__init__()
         self.inputs = inputs
         self.run_id = run_id
         self.settings = settings
         self.feeds = feeds
         self.output = output
+        self.now = now
 
     def expand(self, pbegin):
         s = self.settings
-        raw, read_rejects = pbegin | "Read" >> ReadArticles(self.inputs, self.run_id, s, self.feeds, self.output)
+        raw, read_rejects = pbegin | "Read" >> ReadArticles(self.inputs, self.run_id, s, self.feeds, self.output,
+                                                                self.now)
         clean, clean_rejects = raw | "Clean" >> CleanArticles(s)
         remembered = signature_folder(self.output) if self.output else None
-        kept, duplicates = clean | "Dedupe" >> DedupeArticles(s, remembered)
+        kept, duplicates = clean | "Dedupe" >> DedupeArticles(s, remembered, self.now)
         tagged, entity_rejects = kept | "Entities" >> TagEntities(s)
         classified, topic_rejects = tagged | "Topics" >> ClassifyTopics(s)
         articles = classified | "Stories" >> AssignStories(s)

@@ -31,6 +31,9 @@ POLL_MIN_INTERVAL = timedelta(minutes=5)
 POLL_MAX_INTERVAL = timedelta(hours=24)
 POLL_MAX_BACKOFF = timedelta(hours=24)
 POLL_JITTER = 0.1  # up to this share of the interval is added at random
+# The watcher sleeps at least this long between ticks (a guard against waking in a loop), and
+# at most its --every interval, so that it reads its feed lists again and finds new feeds.
+WATCH_MIN_SLEEP = timedelta(seconds=30)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,7 +52,13 @@ class Settings:
     fetch_per_host: int = 2  # of those, to one host at a time
     allow_private_addresses: bool = False  # fetch from loopback and private networks too
     contact: str | None = None  # a URL or e-mail in the User-Agent, so a site owner can reach you
-    seen_entry_days: int = 90  # a feed entry not seen for this long is forgotten
+    seen_entry_days: int = 90  # a feed entry (a feed) not seen (polled) for this long is forgotten
+    poll_interval_seconds: float = 15 * 60.0  # a feed's polling interval until its own is known
+    only_due_feeds: bool = False  # fetch only the feeds whose next poll is due (the watcher's runs)
+    # streaming (newsbeam run --streaming): entries are timestamped when polled
+    stream_poll_seconds: float = 60.0  # how often the feeds are looked at; each is polled when due
+    stream_window_seconds: int = 600  # rows are committed as one run per window of polling time
+    stream_allowed_lateness_seconds: int = 3600  # a record this late is still written, in a run of its own
     # clean
     min_words: int = 40  # fewer words than this is not an article
     # trafilatura's fast mode (no second extraction by other algorithms) with recall favoured

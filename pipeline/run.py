@@ -54,27 +54,29 @@ def is_installed(distribution: str) -> bool:
 
 def run_pipeline(inputs: list[str], output: str, settings: Settings = Settings(),
                  beam_args: list[str] | None = None, run_id: str | None = None,
-                 feeds: list[str] = ()) -> dict:
-    """Run the pipeline into `output`, holding its lock, and commit the run; returns the manifest."""
+                 feeds: list[str] = (), now: datetime | None = None) -> dict:
+    """Run the pipeline into `output`, holding its lock, and commit the run; returns the manifest.
+    `now` is the time the run polls its feeds at and keeps state by (default: the real time)."""
     with lake_lock(output):
         recover(output)
-        return _run_and_commit(inputs, list(feeds), output, settings, beam_args or [], run_id or new_run_id())
+        started_at = now or datetime.now(timezone.utc)
+        return _run_and_commit(inputs, list(feeds), output, settings, beam_args or [],
+                               run_id or new_run_id(started_at), started_at)
 
 
-def _run_and_commit(inputs, feeds, output, settings, beam_args, run_id) -> dict:
+def _run_and_commit(inputs, feeds, output, settings, beam_args, run_id, started_at) -> dict:
     settings = dataclasses.replace(settings, ner_model=installed_ner_model(settings))
     options = pipeline_options(beam_args)
     staging = staging_root(output, run_id)
-    started_at = datetime.now(timezone.utc)
     started = time.monotonic()
     pipeline = beam.Pipeline(options=options)
-    outputs = pipeline | "Ingest" >> IngestArticles(inputs, run_id, settings, feeds, output)
+    outputs = pipeline | "Ingest" >> IngestArticles(inputs, run_id, settings, feeds, output, started_at)
     outputs | "Write" >> WriteLake(staging, run_id, settings)
     result = pipeline.run()
     result.wait_until_finish()
     write_empty_tables(staging, run_id)
     # The feeds' new validators and seen entries, committed with the rows they account for.
-    feed_state = fold_feed_states(output, run_id, settings.seen_entry_days) if feeds else None
+    feed_state = fold_feed_states(output, run_id, settings.seen_entry_days, started_at) if feeds else None
     manifest = {
         "run_id": run_id,
         "started_at": started_at.isoformat(),

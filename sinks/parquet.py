@@ -146,21 +146,30 @@ class WriteFile(beam.DoFn):
         folder = FileSystems.join(self.output, self.table)
         if self.partition_by:
             folder = FileSystems.join(folder, f"{self.partition_by}={partition}")
-        written = []
-        part, file = 0, None
-        for group in row_groups((unpack(b) for b in batches), self.row_group_rows):
-            if file is None:
-                file = AtomicParquetFile(
-                    FileSystems.join(folder, f"{self.run_id}-{shard:03d}-{part:03d}.parquet"), self.schema)
-            file.write(group)
-            self.rows.inc(group.num_rows)
-            if file.rows >= self.rows_per_file:
-                written.append(file.commit())
-                part, file = part + 1, None
-        if file is not None:
-            written.append(file.commit())
+        written = write_files(folder, self.run_id, shard, self.schema, (unpack(b) for b in batches),
+                              self.row_group_rows, self.rows_per_file, self.rows)
         self.msecs.inc(int((time.perf_counter() - started) * 1000))
         yield from written
+
+
+def write_files(folder: str, run_id: str, shard: int, schema: pa.Schema, tables: Iterable[pa.Table],
+                row_group_rows: int, rows_per_file: int, rows_counter=None) -> list[str]:
+    """The tables' rows to `<folder>/<run_id>-<shard>-<part>.parquet`, files of at most about
+    `rows_per_file` rows in row groups of `row_group_rows`; returns the paths written."""
+    written = []
+    part, file = 0, None
+    for group in row_groups(tables, row_group_rows):
+        if file is None:
+            file = AtomicParquetFile(FileSystems.join(folder, f"{run_id}-{shard:03d}-{part:03d}.parquet"), schema)
+        file.write(group)
+        if rows_counter is not None:
+            rows_counter.inc(group.num_rows)
+        if file.rows >= rows_per_file:
+            written.append(file.commit())
+            part, file = part + 1, None
+    if file is not None:
+        written.append(file.commit())
+    return written
 
 
 def row_groups(tables: Iterable[pa.Table], size: int) -> Iterator[pa.Table]:

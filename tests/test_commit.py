@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pyarrow.parquet as pq
@@ -80,10 +81,27 @@ def test_crash_while_committing_is_finished_by_the_next_writer(tmp_path, monkeyp
 
 
 def test_a_second_writer_is_refused(tmp_path):
+    """The lock is reentrant only in the thread that holds it (a watcher's runs take it again);
+    a writer in another thread is refused, like one in another process (tests/test_watch.py)."""
     output = tmp_path / "lake"
-    with lake_lock(str(output)):
+    held, release = threading.Event(), threading.Event()
+
+    def hold():
+        with lake_lock(str(output)):
+            held.set()
+            release.wait(60)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert held.wait(60)
         with pytest.raises(LakeLocked, match="is being written by process"):
             run_pipeline([str(SEEDS)], str(output))
+    finally:
+        release.set()
+        holder.join()
+    with lake_lock(str(output)), lake_lock(str(output)):
+        pass  # taken again in the thread that holds it
 
 
 def test_kill_9_at_several_points_then_rerun(tmp_path):

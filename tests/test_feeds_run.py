@@ -138,8 +138,8 @@ def test_feeds_end_in_rows_or_rejects_and_a_second_run_gives_nothing_twice(serve
     assert [r for r in second.rejects if r["run_id"] == run_id] == [
         {"source": str(opml), "stage": "read", "error": "the feed URL 'gopher://old.example/feed' is not http or https",
          "run_id": run_id, "url": None, "item": "Gopher"}]
-    # news, flaky, busy and gz were fetched; the failed feeds are not remembered
-    assert second.manifest["feed_state"] == {"feeds": 4, "seen_entries": 8}
+    # news, flaky, busy and gz were fetched; the nine failed feeds are remembered for their backoff
+    assert second.manifest["feed_state"] == {"feeds": 13, "seen_entries": 8}
 
 
 def test_a_failed_run_commits_no_state(server, tmp_path, monkeypatch):

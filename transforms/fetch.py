@@ -54,6 +54,7 @@ RETRIED = {429, 500, 502, 503, 504}
 ACCEPT = ("application/rss+xml, application/atom+xml, application/feed+json, application/rdf+xml, "
           "application/xml;q=0.9, text/xml;q=0.9, application/json;q=0.8, */*;q=0.5")
 READ_BYTES = 64 * 1024
+CACHE_HEADERS = ("cache-control", "expires", "retry-after")
 STATUS_REASONS = {
     401: "the server asks for a login (HTTP 401)",
     403: "the server refuses access (HTTP 403)",
@@ -64,7 +65,12 @@ STATUS_REASONS = {
 
 
 class FetchError(InputError):
-    """A feed that could not be fetched; the message says why, for the rejects table."""
+    """A feed that could not be fetched; the message says why, for the rejects table.
+    `retry_after` is the server's Retry-After header, when it sent one, for the poll schedule."""
+
+    def __init__(self, message: str, retry_after: str | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class BlockedAddress(NewConnectionError):
@@ -98,6 +104,8 @@ class Response:
     body: bytes
     content_type: str | None
     validators: Validators
+    # What the server says about when to ask again (lower-case names), for the poll schedule.
+    cache_headers: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 def public_address(ip: str) -> bool:
@@ -169,14 +177,15 @@ class FeedClient:
             if answer.status not in RETRIED:
                 return answer.result
             reason = STATUS_REASONS.get(answer.status, f"the server failed (HTTP {answer.status})")
+            asked = answer.headers.get("Retry-After")
             if attempts > s.fetch_retries:
-                raise FetchError(f"{reason} on all {attempts} attempts")
-            wait = retry_after(answer.headers.get("Retry-After"))
+                raise FetchError(f"{reason} on all {attempts} attempts", asked)
+            wait = retry_after(asked)
             if wait is None:
                 wait = s.fetch_backoff_seconds * 2 ** (attempts - 1) * random.uniform(1.0, 1.5)
             elif wait > s.fetch_max_retry_after:
                 raise FetchError(f"{reason} and asks to retry after {wait:.0f} s, longer than the "
-                                 f"{s.fetch_max_retry_after:g} s newsbeam waits")
+                                 f"{s.fetch_max_retry_after:g} s newsbeam waits", asked)
             time.sleep(wait)
 
     def follow_redirects(self, url: str, validators: Validators) -> "_Answer":
@@ -223,7 +232,8 @@ class FeedClient:
             except HTTPError as error:
                 raise FetchError(network_reason(error, parts.hostname, s)) from None
         validators = Validators(response.headers.get("ETag"), response.headers.get("Last-Modified"))
-        result = Response(url, response.status, body, response.headers.get("Content-Type"), validators)
+        cache = {name: response.headers[name] for name in CACHE_HEADERS if name in response.headers}
+        result = Response(url, response.status, body, response.headers.get("Content-Type"), validators, cache)
         if response.status not in {200, 304} | REDIRECTS | RETRIED:
             reason = STATUS_REASONS.get(response.status)
             if reason is None and response.status >= 400:

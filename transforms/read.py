@@ -12,6 +12,7 @@ import os
 import time
 import zlib
 from collections.abc import Iterator
+from datetime import datetime
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
@@ -27,22 +28,25 @@ STAGE = "read"
 
 class ReadArticles(beam.PTransform):
     """Files, directories (recursive) or globs, and feeds, to `Article`s with `raw` set; rejects
-    tagged. `output` is the lake whose `_state/` the feeds' conditional GETs use."""
+    tagged. `output` is the lake whose `_state/` the feeds' conditional GETs use; `now` the
+    time the feeds are polled at."""
 
     def __init__(self, inputs: list[str], run_id: str, settings: Settings = Settings(),
-                 feeds: list[str] = (), output: str | None = None):
+                 feeds: list[str] = (), output: str | None = None, now: datetime | None = None):
         super().__init__()
         self.inputs = inputs
         self.run_id = run_id
         self.settings = settings
         self.feeds = list(feeds)
         self.output = output
+        self.now = now
 
     def expand(self, pbegin):
         articles, rejects = pbegin | "Files" >> ReadFiles(self.inputs, self.run_id, self.settings)
         if not self.feeds:
             return articles, rejects
-        entries, feed_rejects = pbegin | "Feeds" >> ReadFeeds(self.feeds, self.run_id, self.settings, self.output)
+        entries, feed_rejects = pbegin | "Feeds" >> ReadFeeds(self.feeds, self.run_id, self.settings, self.output,
+                                                                    self.now)
         return ((articles, entries) | "AllArticles" >> beam.Flatten(),
                 (rejects, feed_rejects) | "AllRejects" >> beam.Flatten())
 

@@ -6,6 +6,7 @@ import glob
 import os
 import time
 
+from pipeline.commands.durations import duration
 from pipeline.options import Settings
 
 HELP = "ingest files and feeds into a Parquet lake"
@@ -28,11 +29,17 @@ changed costs one 304 and gives nothing twice. Any other --flag is passed to Apa
 --runner, --direct_num_workers); by default the job runs locally on Beam's FnApiRunner, which
 never touches the network.
 
+With --streaming, the same stages run as one unbounded job that polls the feeds for ever, each
+feed when it is due, and commits each event-time window of its output as a run of the lake; it
+needs a runner that executes streaming (Flink, Dataflow). --stop-after runs it bounded, here.
+
 example:
   newsbeam run seeds/ --output out
   newsbeam run --feeds subscriptions.opml https://example.org/rss.xml --output lake
   newsbeam run 'exports/**/*.html.gz' notes.txt --output lake \\
       --direct_running_mode=multi_processing --direct_num_workers=2
+  newsbeam run --streaming --feeds subscriptions.opml --output gs://bucket/lake \\
+      --runner DataflowRunner --project my-project --region europe-west1 --temp_location gs://bucket/tmp
 """
 
 
@@ -42,6 +49,17 @@ def add_arguments(parser) -> None:
     parser.add_argument("--output", "-o", required=True, metavar="DIR", help="the lake to write to")
     parser.add_argument("--feeds", nargs="+", action="extend", default=[], metavar="FEEDS",
                         help="feed URLs, text files of feed URLs, or OPML lists (put INPUTs before this flag)")
+    parser.add_argument("--streaming", action="store_true",
+                        help="poll --feeds for ever as one unbounded streaming job, on a runner that executes "
+                             "streaming (--runner FlinkRunner or DataflowRunner)")
+    parser.add_argument("--stop-after", type=duration, metavar="DURATION",
+                        help="with --streaming: stop polling after this long (like 10m) and finish; this runs "
+                             "here, bounded, on the local runner")
+    add_settings_arguments(parser)
+
+
+def add_settings_arguments(parser) -> None:
+    """The flags that set how feeds are fetched and articles processed (run and watch)."""
     parser.add_argument("--allow-private-addresses", action="store_true",
                         help="also fetch feeds from loopback, private and link-local addresses")
     parser.add_argument("--contact", metavar="URL_OR_EMAIL",
@@ -60,24 +78,58 @@ def add_arguments(parser) -> None:
 def main(args, beam_args: list[str]) -> int:
     from pipeline.run import run_pipeline
 
-    stray = next((a for a in beam_args if not a.startswith("-")), None)
-    if stray is not None:
-        raise ValueError(f"unexpected argument '{stray}' (inputs come before the --flags)")
+    check_beam_args(beam_args, "inputs come before the --flags")
     if not args.inputs and not args.feeds:
         raise ValueError("nothing to read: give INPUT files or --feeds")
     for given in args.inputs:
         if "://" not in given and not glob.has_magic(given) and not os.path.exists(given):
             raise ValueError(f"input '{given}' does not exist")
-    for given in args.feeds:
-        if "://" not in given and not os.path.exists(given):
-            raise ValueError(f"feed list '{given}' does not exist (a feed URL starts with http:// or https://)")
-    settings = Settings(min_words=args.min_words, ner_model=args.ner_model,
-                        topic_threshold=args.topic_threshold, write_shards=args.write_shards,
-                        allow_private_addresses=args.allow_private_addresses, contact=args.contact)
+    check_feed_lists(args.feeds)
+    if args.streaming:
+        return stream(args, beam_args)
+    if args.stop_after:
+        raise ValueError("--stop-after goes with --streaming")
     started = time.monotonic()
-    manifest = run_pipeline(args.inputs, args.output, settings, beam_args, feeds=args.feeds)
+    manifest = run_pipeline(args.inputs, args.output, settings_from(args), beam_args, feeds=args.feeds)
     print(summary_table(manifest, time.monotonic() - started))
     return 0
+
+
+def stream(args, beam_args: list[str]) -> int:
+    from pipeline.streaming import run_streaming, stream_runs
+
+    if args.inputs or not args.feeds:
+        raise ValueError("--streaming reads --feeds, and no INPUT files")
+    stream_id, result = run_streaming(args.feeds, args.output, settings_from(args), beam_args,
+                                      stop_after=args.stop_after)
+    if not args.stop_after:
+        print(f"stream {stream_id} started ({result.state}); each window it writes is committed to "
+              f"{args.output} as a run named <window start>-{stream_id}-s<shard>-p<pane>")
+        return 0
+    runs = stream_runs(args.output, stream_id)
+    counts = {name: sum(run["counts"][name] for run in runs) for name in ("kept", "duplicates", "rejected")}
+    print(f"stream {stream_id}: {len(runs)} window runs committed to {args.output}, "
+          f"kept {counts['kept']}, duplicates {counts['duplicates']}, rejected {counts['rejected']}")
+    return 0
+
+
+def check_beam_args(beam_args: list[str], hint: str) -> None:
+    stray = next((a for a in beam_args if not a.startswith("-")), None)
+    if stray is not None:
+        raise ValueError(f"unexpected argument '{stray}' ({hint})")
+
+
+def check_feed_lists(feeds: list[str]) -> None:
+    for given in feeds:
+        if "://" not in given and not os.path.exists(given):
+            raise ValueError(f"feed list '{given}' does not exist (a feed URL starts with http:// or https://)")
+
+
+def settings_from(args, **more) -> Settings:
+    """Settings from the flags of `add_settings_arguments`, and `more`."""
+    return Settings(min_words=args.min_words, ner_model=args.ner_model,
+                    topic_threshold=args.topic_threshold, write_shards=args.write_shards,
+                    allow_private_addresses=args.allow_private_addresses, contact=args.contact, **more)
 
 
 def summary_table(manifest: dict, seconds: float) -> str:

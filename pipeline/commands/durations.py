@@ -1,0 +1,28 @@
+"""Durations on the command line: 90s, 15m, 1h30m, 2d."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from datetime import timedelta
+
+DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
+UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+def duration(text: str) -> timedelta:
+    """An argparse type: the duration `text` says."""
+    parts = DURATION.findall(text.strip().lower())
+    if not parts or "".join(a + b for a, b in parts) != text.strip().lower():
+        raise argparse.ArgumentTypeError(f"'{text}' is not a duration like 90s, 15m or 1h30m")
+    return sum((timedelta(**{UNITS[unit]: float(amount)}) for amount, unit in parts), timedelta())
+
+
+def duration_text(seconds: float) -> str:
+    """Seconds the way `duration` takes them: 15m, 12h, 1d2h, 1h30m, 90s."""
+    left, parts = round(seconds), []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if left >= size or (unit == "s" and not parts):
+            parts.append(f"{left // size}{unit}")
+            left %= size
+    return "".join(parts)

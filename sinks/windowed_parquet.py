@@ -1,0 +1,122 @@
+"""Windowed writes for the streaming pipeline: each firing of an event-time window becomes one
+committed run of the lake, so that the lake a stream writes is the one `newsbeam check` and the
+query views read.
+
+Outline:
+1. the records of the four outcomes (items read, kept articles, duplicates, rejects) are tagged
+   with their table and put in fixed windows of their timestamps (when their entry was polled);
+2. they are keyed by a shard of their source, so that every record of one source and window
+   lands in one group and its ledger balances;
+3. a GroupByKey fires when the watermark passes a window's end, and again for each record that
+   comes late (within the allowed lateness: nothing late is dropped silently);
+4. each firing writes its tables under `_staging/<run_id>/` in the batch writer's layout, with
+   the source ledger, and commits them at once with a manifest (`pipeline.commit`). A late
+   firing writes no ledger: an item's read record and its outcome come from different branches
+   of the graph, and late ones need not fire together.
+run_id is `<window start>-<stream id>-s<shard>-p<pane index>`: unique per firing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from datetime import datetime, timezone
+
+import apache_beam as beam
+import pyarrow as pa
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.transforms import trigger
+from apache_beam.transforms.window import FixedWindows
+from apache_beam.utils.windowed_value import PaneInfoTiming
+
+from pipeline.article import ARTICLE_SCHEMA, DUPLICATE_SCHEMA, LEDGER_SCHEMA, REJECT_SCHEMA, LedgerRow
+from pipeline.commit import commit_run, staging_root
+from pipeline.manifest import count_outputs, write_empty_tables
+from pipeline.options import Settings
+from sinks.parquet import stable_shard, write_files
+from transforms.topic_model import TOPICS
+
+SCHEMAS = {"articles": ARTICLE_SCHEMA, "duplicates": DUPLICATE_SCHEMA, "rejects": REJECT_SCHEMA,
+           "ledger": LEDGER_SCHEMA}
+OUTCOMES = {"read": "read", "articles": "kept", "duplicates": "duplicates", "rejects": "rejected"}
+
+
+class WriteWindowRuns(beam.PTransform):
+    """{"read", "articles", "duplicates", "rejects": records} to one committed run per window
+    firing; yields the manifests' paths."""
+
+    def __init__(self, output: str, stream_id: str, settings: Settings = Settings()):
+        super().__init__()
+        self.output = output
+        self.stream_id = stream_id
+        self.settings = settings
+
+    def expand(self, outcomes: dict):
+        s = self.settings
+        tagged = [outcomes[table] | f"Tag{table.title()}" >> beam.Map(lambda record, table=table: (table, record))
+                  for table in OUTCOMES]
+        return (
+            tagged
+            | "AllOutcomes" >> beam.Flatten()
+            | "Window" >> beam.WindowInto(
+                FixedWindows(s.stream_window_seconds),
+                trigger=trigger.AfterWatermark(late=trigger.AfterCount(1)),
+                allowed_lateness=s.stream_allowed_lateness_seconds,
+                accumulation_mode=trigger.AccumulationMode.DISCARDING)
+            | "KeyBySource" >> beam.Map(lambda tagged_record: (
+                stable_shard(tagged_record[1].source, s.write_shards), tagged_record))
+            | "GroupFiring" >> beam.GroupByKey()
+            | "CommitRun" >> beam.ParDo(CommitWindowRun(self.output, self.stream_id, s))
+        )
+
+
+class CommitWindowRun(beam.DoFn):
+    def __init__(self, output: str, stream_id: str, settings: Settings):
+        self.output = output
+        self.stream_id = stream_id
+        self.settings = settings
+
+    def process(self, keyed, window=beam.DoFn.WindowParam, pane=beam.DoFn.PaneInfoParam) -> Iterator[str]:
+        shard, records = keyed
+        start = window.start.to_utc_datetime(has_tz=True)
+        run_id = f"{start:%Y%m%dT%H%M%SZ}-{self.stream_id}-s{shard}-p{pane.index}"
+        staging = staging_root(self.output, run_id)
+        rows: dict[str, list[dict]] = defaultdict(list)
+        ledger: dict[str, Counter] = defaultdict(Counter)
+        for table, record in records:
+            ledger[record.source][OUTCOMES[table]] += 1
+            if table != "read":
+                rows[table].append(dataclasses.replace(record, run_id=run_id).to_row())
+        if pane.timing != PaneInfoTiming.LATE:
+            rows["ledger"] = [LedgerRow(source=source, run_id=run_id, **{o: counts[o] for o in OUTCOMES.values()})
+                              .to_row() for source, counts in sorted(ledger.items())]
+        for table, table_rows in rows.items():
+            for folder, group in self.folders(staging, table, table_rows):
+                write_files(folder, run_id, shard, SCHEMAS[table], [pa.Table.from_pylist(group, schema=SCHEMAS[table])],
+                            self.settings.row_group_rows, self.settings.rows_per_file)
+        write_empty_tables(staging, run_id)
+        manifest = {
+            "run_id": run_id,
+            "started_at": datetime.now(timezone.utc).isoformat(),
+            "stream": self.stream_id,
+            "window": [start.isoformat(), window.end.to_utc_datetime(has_tz=True).isoformat()],
+            "pane": {"index": pane.index, "timing": PaneInfoTiming.to_string(pane.timing)},
+            "output": self.output,
+            "settings": dataclasses.asdict(self.settings),
+            "counts": count_outputs(staging),
+        }
+        yield commit_run(self.output, run_id, manifest)
+
+    def folders(self, staging: str, table: str, rows: list[dict]) -> Iterator[tuple[str, list[dict]]]:
+        """The table's folder, one per topic for articles."""
+        if table != "articles":
+            yield FileSystems.join(staging, table), rows
+            return
+        by_topic: dict[str, list[dict]] = defaultdict(list)
+        for row in rows:
+            if row["topic"] not in TOPICS:
+                raise ValueError(f"topic={row['topic']!r} is not an allowed partition value")
+            by_topic[row["topic"]].append(row)
+        for topic, group in sorted(by_topic.items()):
+            yield FileSystems.join(staging, table, f"topic={topic}"), group
