@@ -8,10 +8,13 @@ import os
 
 import pyarrow as pa
 import pytest
+from apache_beam.pvalue import TaggedOutput
 
 from feed_fixtures import news_items, rss, story
-from pipeline.article import ARTICLE_SCHEMA, Reject
+from pipeline.article import ARTICLE_SCHEMA, Article, Reject
+from pipeline.options import Settings
 from transforms.boilerplate import is_furniture
+from transforms.clean import CleanFn
 from transforms.dates import is_date_line
 from transforms.decoding import decode_html, decode_text
 from transforms.extract_text import CAPTION_WITH_CREDIT
@@ -109,3 +112,31 @@ def test_declarations_that_disagree_give_way_to_valid_utf8():
     assert "Новости дня" in decode_html(agreeing.encode("koi8-r"))
     wrong = f'<html><head><meta charset="utf-8"></head><body>“Café” {story(1)}</body></html>'
     assert "“Café”" in decode_html(wrong.encode("cp1252"))  # one declaration that does not fit is overruled
+
+
+# --- the clean stage --------------------------------------------------------------------------
+
+def cleaned(raw: str, format: str = "html", settings: Settings = Settings()) -> Article | str:
+    """The clean stage's one output for one input: the article, or the reject's reason."""
+    stage = CleanFn(settings)
+    stage.setup()
+    [output] = stage.process(Article(id="x", source="s", raw=raw, format=format))
+    return output.value.error if isinstance(output, TaggedOutput) else output
+
+
+def nested(depth: int) -> str:
+    return "<html><body>" + "<div>" * depth + f"<p>{story(1)}</p>" + "</div>" * depth + "</body></html>"
+
+
+def test_pages_too_large_too_long_or_too_deep_are_rejected_before_they_cost_much():
+    assert cleaned(story(1) * 12_000, "text") == ("too large to be an article: 5.8 million characters, over the "
+                                                 "5 million newsbeam extracts from")
+    many = "<html><body>" + "<b>x</b>" * 2_000 + f"<p>{story(1)}</p></body></html>"
+    assert cleaned(many, settings=Settings(max_html_elements=1_000)) == (
+        "the page has 2,003 HTML elements, over the 1,000 newsbeam extracts from (a news page has a few thousand)")
+    assert cleaned(many).word_count > 40
+    assert cleaned(nested(100_000)) == ("the page's HTML nests 256 elements deep, where the HTML parser stops: "
+                                        "what is nested deeper would be lost")
+    assert cleaned(nested(250)).text == story(1)
+    assert cleaned(f"Title\n\n{story(1)}", "text", Settings(max_words=60)) == (
+        "too long to be one article: 83 words (the maximum is 60)")
