@@ -17,12 +17,15 @@ from transforms.boilerplate import is_furniture
 from transforms.clean import CleanFn
 from transforms.dates import is_date_line
 from transforms.decoding import decode_html, decode_text
+from transforms.extract_html import clean_site_name
 from transforms.extract_text import CAPTION_WITH_CREDIT
 from transforms.feeds import HTML_PAGE, TAG
+from transforms.fetch import FeedClient, FetchError
 from transforms.formats import BadItem, parse_file
 from transforms.language import declared_language
 from transforms.read import ExpandInput, read_bytes
 from transforms.rejects import InputError
+from transforms.subscriptions import Subscription, list_subscriptions
 
 
 # --- patterns: a pathological line costs time in proportion to its length --------------------
@@ -140,3 +143,17 @@ def test_pages_too_large_too_long_or_too_deep_are_rejected_before_they_cost_much
     assert cleaned(nested(250)).text == story(1)
     assert cleaned(f"Title\n\n{story(1)}", "text", Settings(max_words=60)) == (
         "too long to be one article: 83 words (the maximum is 60)")
+
+
+def test_malformed_urls_lose_nothing_beside_them():
+    items = news_items(2)
+    items[0].update(link="http://[unclosed/story", guid="")
+    first, second = parse_file("feed.rss", rss(items), "run")
+    assert (first.item, first.url, second.title) == ("http://[unclosed/story", "http://[unclosed/story", "Ferry plan 2")
+    listed = list(list_subscriptions(b"https://ok.example/feed\nhttp://[unclosed/feed\n"))
+    assert listed == [Subscription("https://ok.example/feed"),
+                      BadItem(item="line 2", error="line 2 is not an http or https URL: 'http://[unclosed/feed'")]
+    assert clean_site_name(None, "http://[unclosed/story") is None
+    client = FeedClient(Settings())
+    with pytest.raises(FetchError, match=r"^'http://\[unclosed/feed' is not a valid URL$"):
+        client.fetch("http://[unclosed/feed")

@@ -8,7 +8,6 @@ from __future__ import annotations
 import calendar
 import dataclasses
 import re
-from urllib.parse import urlsplit
 
 import trafilatura
 from lxml import etree
@@ -21,6 +20,7 @@ from transforms.article_checks import WORD
 from transforms.boilerplate import is_furniture
 from transforms.dates import parse_date
 from transforms.rejects import InputError
+from transforms.urls import host_name
 
 # htmldate keeps the time of day and zone when the page gives them ('2019-11-19T06:56:43-0500').
 DATE_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
@@ -167,5 +167,5 @@ def clean_site_name(site_name: str | None, url: str | None) -> str | None:
     """The site's name; a copyright line or a URL given as the name becomes the host name."""
     if site_name and not NOT_A_NAME.match(site_name):
         return site_name.strip()
-    host = urlsplit(url or "").hostname or urlsplit(site_name or "").hostname
+    host = host_name(url) or host_name(site_name)
     return host.removeprefix("www.") if host else None

@@ -188,7 +188,10 @@ class FeedClient:
             location = answer.headers.get("Location")
             if not location:
                 raise FetchError(f"the server redirects (HTTP {answer.status}) without saying where")
-            url = urljoin(url, location.strip())
+            try:
+                url = urljoin(url, location.strip())
+            except ValueError:
+                raise FetchError(f"the server redirects to '{location.strip()[:200]}', which is not a valid URL") from None
             if url in visited:
                 raise FetchError(f"the redirects go round in a loop ({' -> '.join(visited + [url])})")
             if len(visited) > self.settings.fetch_max_redirects:
@@ -198,7 +201,10 @@ class FeedClient:
     def get(self, url: str, conditional: dict[str, str]) -> "_Answer":
         """One request, without redirects or retries, with the body read under the limits."""
         s = self.settings
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+        except ValueError:
+            raise FetchError(f"'{url[:200]}' is not a valid URL") from None
         if parts.scheme not in ("http", "https"):
             raise FetchError(f"'{url}' is not an http or https URL; newsbeam fetches only those")
         if not parts.hostname:
