@@ -8,13 +8,12 @@ import os
 
 import pyarrow as pa
 import pytest
-from apache_beam.pvalue import TaggedOutput
 
 from feed_fixtures import news_items, rss, story
-from pipeline.article import ARTICLE_SCHEMA, Article, Reject
+from conftest import cleaned
+from pipeline.article import ARTICLE_SCHEMA, Reject
 from pipeline.options import Settings
 from transforms.boilerplate import is_furniture
-from transforms.clean import CleanFn
 from transforms.dates import is_date_line
 from transforms.decoding import decode_html, decode_text
 from transforms.extract_html import clean_site_name
@@ -118,14 +117,6 @@ def test_declarations_that_disagree_give_way_to_valid_utf8():
 
 
 # --- the clean stage --------------------------------------------------------------------------
-
-def cleaned(raw: str, format: str = "html", settings: Settings = Settings()) -> Article | str:
-    """The clean stage's one output for one input: the article, or the reject's reason."""
-    stage = CleanFn(settings)
-    stage.setup()
-    [output] = stage.process(Article(id="x", source="s", raw=raw, format=format))
-    return output.value.error if isinstance(output, TaggedOutput) else output
-
 
 def nested(depth: int) -> str:
     return "<html><body>" + "<div>" * depth + f"<p>{story(1)}</p>" + "</div>" * depth + "</body></html>"

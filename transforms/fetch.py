@@ -100,10 +100,23 @@ class Response:
     validators: Validators
 
 
+# IPv6 addresses that carry an IPv4 address in their last 32 bits, where a host or a gateway may
+# deliver them: IPv4-compatible (deprecated) and the NAT64 well-known prefix.
+IPV4_IN_LAST_32_BITS = (ipaddress.ip_network("::/96"), ipaddress.ip_network("64:ff9b::/96"))
+NAT64_LOCAL_USE = ipaddress.ip_network("64:ff9b:1::/48")  # a network's own translator: not global
+
+
 def public_address(ip: str) -> bool:
+    """Whether an address is on the public internet, judging an IPv6 address that embeds an IPv4
+    one (mapped, compatible, 6to4, NAT64) by the IPv4 address it leads to."""
     address = ipaddress.ip_address(ip.split("%", 1)[0])
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        address = address.ipv4_mapped
+    if isinstance(address, ipaddress.IPv6Address):
+        if address in NAT64_LOCAL_USE or address.is_site_local:
+            return False
+        if any(address in network for network in IPV4_IN_LAST_32_BITS):
+            address = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+        else:
+            address = address.ipv4_mapped or address.sixtofour or address
     return address.is_global and not address.is_multicast
 
 
