@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import functools
 import shutil
 from pathlib import Path
 
@@ -65,11 +66,16 @@ def ingest(tmp_path):
     return run
 
 
-def cleaned(raw: str, format: str = "html", settings: Settings = Settings()) -> Article | str:
-    """The clean stage's one output for one raw input: the article, or the reject's reason."""
+@functools.lru_cache
+def clean_stage(settings: Settings) -> CleanFn:
     stage = CleanFn(settings)
     stage.setup()
-    [output] = stage.process(Article(id="x", source="s", raw=raw, format=format))
+    return stage
+
+
+def cleaned(raw: str, format: str = "html", settings: Settings = Settings()) -> Article | str:
+    """The clean stage's one output for one raw input: the article, or the reject's reason."""
+    [output] = clean_stage(settings).process(Article(id="x", source="s", raw=raw, format=format))
     return output.value.error if isinstance(output, TaggedOutput) else output
 
 
