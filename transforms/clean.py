@@ -20,7 +20,7 @@ from transforms.article_checks import WORD, check_article
 from transforms.extract_html import extract_html
 from transforms.extract_text import extract_plain_text
 from transforms.language import LanguageIdentifier, declared_language
-from transforms.rejects import REJECTS, reject_article
+from transforms.rejects import REJECTS, InputError, reject_article
 
 STAGE = "clean"
 
@@ -63,6 +63,9 @@ class CleanFn(beam.DoFn):
 
     def clean(self, article: Article) -> Article:
         s = self.settings
+        if len(article.raw) > s.max_page_chars:
+            raise InputError(f"too large to be an article: {len(article.raw) / 1e6:.1f} million characters, "
+                             f"over the {s.max_page_chars / 1e6:g} million newsbeam extracts from")
         if article.format == "html":
             cleaned = extract_html(article, s)
             declared = declared_language(article.raw)

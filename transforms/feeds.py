@@ -35,6 +35,8 @@ def parse_xml_feed(data: bytes, source: str, run_id: str, *, content_type: str |
     import feedparser
 
     text = decode_text(data, [http_charset(content_type), xml_encoding(data)])
+    if not text.strip():  # a byte-order mark and nothing else
+        raise InputError("the feed is empty")
     utf8 = without_invalid_references(text.encode("utf-8"))
     refuse_unsafe_entities(utf8)
     headers = {"content-type": "application/xml; charset=utf-8"}
