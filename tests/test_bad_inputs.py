@@ -326,3 +326,9 @@ def test_publication_dates_outside_1900_to_2100_are_unknown_wherever_they_come_f
     items = news_items(2)
     items[0]["pubDate"] = "Tue, 03 Mar 2999 08:00:00 GMT"
     assert [entry.published is None for entry in parse_file("feed.rss", rss(items), "run")] == [True, False]
+
+
+def test_control_characters_past_the_binary_check_are_dropped_from_text_as_from_html():
+    body = f"{story(1)} A NUL\x00 and a bell\x07 here."
+    assert cleaned(f"Title\n\n{body}", "text").text == f"{story(1)} A NUL and a bell here."
+    assert cleaned(f"<html><body><p>{body}</p></body></html>").text == f"{story(1)} A NUL and a bell here."
