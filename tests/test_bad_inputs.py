@@ -314,3 +314,21 @@ def test_malformed_urls_lose_nothing_beside_them():
 def test_a_feed_file_of_only_a_byte_order_mark_is_empty():
     with pytest.raises(InputError, match="^the feed is empty$"):
         list(parse_file("feed.xml", b"\xef\xbb\xbf \n", "run"))
+
+
+def test_publication_dates_outside_1900_to_2100_are_unknown_wherever_they_come_from():
+    lines = [json.dumps({"title": f"T{n}", "text": story(n), "published": when})
+             for n, when in enumerate([99_999_999_999, -3_000_000_000, 1_700_000_000, "2999-01-01"], start=1)]
+    far, early, fine, string = parse_file("export.jsonl", "\n".join(lines).encode(), "run")
+    assert (far.published, early.published, string.published) == (None, None, None)
+    assert (far.meta, string.meta) == ({"published": "99999999999"}, {"published": "2999-01-01"})
+    assert fine.published.isoformat() == "2023-11-14T22:13:20+00:00"
+    items = news_items(2)
+    items[0]["pubDate"] = "Tue, 03 Mar 2999 08:00:00 GMT"
+    assert [entry.published is None for entry in parse_file("feed.rss", rss(items), "run")] == [True, False]
+
+
+def test_control_characters_past_the_binary_check_are_dropped_from_text_as_from_html():
+    body = f"{story(1)} A NUL\x00 and a bell\x07 here."
+    assert cleaned(f"Title\n\n{body}", "text").text == f"{story(1)} A NUL and a bell here."
+    assert cleaned(f"<html><body><p>{body}</p></body></html>").text == f"{story(1)} A NUL and a bell here."

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 
 from pipeline.article import Article, article_id
+from transforms.dates import plausible
 from transforms.decoding import decode_text, http_charset, xml_encoding
 from transforms.rejects import InputError
 from transforms.urls import canonical_url
@@ -163,6 +164,6 @@ def struct_time_utc(value) -> datetime | None:
     if not value:
         return None
     try:
-        return datetime.fromtimestamp(calendar.timegm(value), tz=timezone.utc)
+        return plausible(datetime.fromtimestamp(calendar.timegm(value), tz=timezone.utc))
     except (OverflowError, ValueError, OSError):
         return None
