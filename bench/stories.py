@@ -6,8 +6,10 @@ FnApiRunner. A syndicated copy that dedupe removes belongs to its keeper's story
 adjusted Rand index and B-cubed precision, recall and F1 of `story_id` against `event`, the
 duplicates dedupe found (with whether each is in its keeper's event) beside the pairs that are
 copies by their exact shingle sets, and the same scores for variations of the settings with --set.
+--sweep then scores the stories stage alone on the same tagged articles for a grid of its two
+link thresholds, the trade-off behind their defaults.
 
-usage: python bench/stories.py [--set NAME=VALUE ...]
+usage: python bench/stories.py [--set NAME=VALUE ...] [--sweep]
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import dataclasses
 import glob
 import json
 import math
+import pickle
 import sys
 import tempfile
 import time
@@ -55,27 +58,56 @@ def load_articles() -> tuple[list[Article], dict[str, str]]:
     return articles, events
 
 
-def run_stories(articles: list[Article], settings: Settings) -> tuple[dict[str, str], list[dict], float]:
-    """Each article's story id (a duplicate's is its keeper's), the duplicate rows, and the seconds."""
+def run_stories(articles: list[Article], settings: Settings) -> tuple[dict[str, str], list[dict], list[Article], float]:
+    """Each article's story id (a duplicate's is its keeper's), the duplicate rows, the tagged
+    articles that reached stories, and the seconds."""
     with tempfile.TemporaryDirectory() as folder:
         started = time.perf_counter()
         with beam.Pipeline(options=pipeline_options([])) as pipeline:
             clean, _rejects = pipeline | beam.Create(articles) | "Clean" >> CleanArticles(settings)
             kept, duplicates = clean | "Dedupe" >> DedupeArticles(settings)
             tagged, _rejects = kept | "Entities" >> TagEntities(settings)
+            (tagged | "Pickle" >> beam.Map(lambda a: pickle.dumps(a).hex())
+             | "WriteTagged" >> beam.io.WriteToText(f"{folder}/tagged"))
             stories = tagged | "Stories" >> AssignStories(settings)
             (stories | "StoryIds" >> beam.Map(lambda a: f"{a.id} {a.story_id}")
              | "WriteStories" >> beam.io.WriteToText(f"{folder}/stories"))
             (duplicates | "Rows" >> beam.Map(lambda d: json.dumps(d.to_row()))
              | "WriteDuplicates" >> beam.io.WriteToText(f"{folder}/duplicates"))
         seconds = time.perf_counter() - started
-        story = dict(line.split() for path in glob.glob(f"{folder}/stories*")
-                     for line in Path(path).read_text().splitlines())
+        story = read_story_ids(folder)
         rows = [json.loads(line) for path in glob.glob(f"{folder}/duplicates*")
                 for line in Path(path).read_text().splitlines()]
+        tagged = [pickle.loads(bytes.fromhex(line)) for path in glob.glob(f"{folder}/tagged*")
+                  for line in Path(path).read_text().splitlines()]
     for row in rows:
         story[row["id"]] = story[row["duplicate_of"]]
-    return story, rows, seconds
+    return story, rows, tagged, seconds
+
+
+def stories_only(tagged: list[Article], duplicates: list[dict], settings: Settings) -> dict[str, str]:
+    """The story ids that the stories stage alone gives the same tagged articles under `settings`."""
+    with tempfile.TemporaryDirectory() as folder:
+        with beam.Pipeline(options=pipeline_options([])) as pipeline:
+            (pipeline | beam.Create(tagged) | "Stories" >> AssignStories(settings)
+             | "StoryIds" >> beam.Map(lambda a: f"{a.id} {a.story_id}")
+             | "WriteStories" >> beam.io.WriteToText(f"{folder}/stories"))
+        story = read_story_ids(folder)
+    for row in duplicates:
+        story[row["id"]] = story[row["duplicate_of"]]
+    return story
+
+
+def read_story_ids(folder: str) -> dict[str, str]:
+    return dict(line.split() for path in glob.glob(f"{folder}/stories*")
+                for line in Path(path).read_text().splitlines())
+
+
+def scores(story: dict[str, str], events: dict[str, str]) -> tuple[int, float, float, float, float]:
+    """Stories, ARI and B-cubed precision, recall, F1 of the articles given a story."""
+    scored = sorted(i for i in events if i in story)
+    predicted, gold = [story[i] for i in scored], [events[i] for i in scored]
+    return (len(set(predicted)), adjusted_rand_index(predicted, gold), *b_cubed(predicted, gold))
 
 
 def adjusted_rand_index(predicted: list[str], gold: list[str]) -> float:
@@ -108,11 +140,13 @@ def b_cubed(predicted: list[str], gold: list[str]) -> tuple[float, float, float]
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_set_argument(parser, "story_similarity=0.25")
+    parser.add_argument("--sweep", action="store_true",
+                        help="also score a grid of story_similarity and story_neighbour_similarity")
     args = parser.parse_args(argv)
     settings, overrides = settings_with(args.set)
     settings = dataclasses.replace(settings, ner_model=installed_ner_model(settings))
     articles, events = load_articles()
-    story, duplicates, seconds = run_stories(articles, settings)
+    story, duplicates, tagged, seconds = run_stories(articles, settings)
     print(f"settings: {overrides or 'defaults'}")
     ids = sorted(events)
     rejected = [i for i in ids if i not in story]
@@ -137,7 +171,25 @@ def main(argv: list[str] | None = None) -> int:
         found = {first, second} & {d["id"] for d in duplicates}
         print(f"  {first} {second} Jaccard {jaccard:.2f} containment {contained:.2f} "
               f"same event {events[first] == events[second]}, dedupe dropped {len(found)} of the two")
+    if args.sweep:
+        sweep(tagged, duplicates, events, settings)
     return 0
+
+
+SWEEP_SIMILARITY = (0.35, 0.3, 0.25, 0.2)
+SWEEP_NEIGHBOUR_SIMILARITY = (0.15, 0.12, 0.1, 0.08, 0.06)
+
+
+def sweep(tagged: list[Article], duplicates: list[dict], events: dict[str, str], settings: Settings) -> None:
+    """Each pair of link thresholds scored on the same tagged articles (the rest of `settings` kept)."""
+    print("sweep of the stories stage alone on the same tagged articles (articles given a story):")
+    print(f"{'story_similarity':>18}{'neighbour':>11}{'stories':>9}{'ARI':>8}{'B3 P':>8}{'B3 R':>8}{'B3 F1':>8}")
+    for similarity in SWEEP_SIMILARITY:
+        for neighbour in SWEEP_NEIGHBOUR_SIMILARITY:
+            varied = dataclasses.replace(settings, story_similarity=similarity,
+                                         story_neighbour_similarity=neighbour)
+            stories, ari, precision, recall, f1 = scores(stories_only(tagged, duplicates, varied), events)
+            print(f"{similarity:>18.2f}{neighbour:>11.2f}{stories:>9}{ari:>8.4f}{precision:>8.4f}{recall:>8.4f}{f1:>8.4f}")
 
 
 def copy_pairs(articles: list[Article], settings: Settings) -> list[tuple[str, str, float, float]]:

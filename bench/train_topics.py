@@ -56,6 +56,7 @@ GATE_CHARS, GATE_SLOPE = 700.0, 8.0  # snippets (AG News) are under ~450 chars, 
 CATEGORY_BOOST = 1.0
 PSEUDO_ARTICLE_SIZE = 8  # AG snippets average ~230 characters: 8 make an article-length text
 SNIPPET_CHARS = 300
+HEAD_WORDS = 150  # the title and opening words get their own features: the lead says what a story is about
 GRID_C = (0.5, 1.0)
 GRID_COPY_SCALE = (1.0, 2.0)
 GRID_ALPHA = (0.1, 0.3, 1.0)
@@ -178,8 +179,7 @@ class Vectoriser:
     """The training-side twin of TopicModel's features: buckets kept (df >= MIN_DF), their idf."""
 
     def __init__(self, docs: list[Doc]):
-        words, bigrams = self._counts(docs)
-        df = np.bincount((words + bigrams).indices, minlength=BUCKETS)
+        df = np.bincount(sum(self._counts(docs)).indices, minlength=BUCKETS)
         self.buckets = np.flatnonzero(df >= MIN_DF)
         self.idf_default = float(np.log(len(docs) + 1) + 1)
         self.idf = np.full(BUCKETS, self.idf_default, dtype=np.float32)
@@ -189,15 +189,16 @@ class Vectoriser:
     @staticmethod
     def _counts(docs: list[Doc]) -> list[sp.csr_matrix]:
         return [sp.csr_matrix((np.ones(len(buckets)), (article, buckets)), shape=(len(docs), BUCKETS))
-                for article, buckets in batch_features([d.title for d in docs], [d.text for d in docs])]
+                for article, buckets in batch_features([d.title for d in docs], [d.text for d in docs], HEAD_WORDS)]
 
     def transform(self, docs: list[Doc]) -> sp.csr_matrix:
-        """Rows: sublinear TF-IDF of words plus that of bigrams, each group with norm 1/sqrt(2)."""
+        """Rows: sublinear TF-IDF of each feature group (words, bigrams, head words), each with norm 1/sqrt(3)."""
         x = sp.csr_matrix((len(docs), BUCKETS))
-        for group in self._counts(docs):
+        groups = self._counts(docs)
+        for group in groups:
             group.sum_duplicates()
             group.data = (1 + np.log(group.data)) * self.idf[group.indices]
-            norms = np.sqrt(2 * np.asarray(group.multiply(group).sum(axis=1)).ravel())
+            norms = np.sqrt(len(groups) * np.asarray(group.multiply(group).sum(axis=1)).ravel())
             x = x + sp.diags(1 / np.where(norms > 0, norms, 1)) @ group
         return x.tocsr()[:, self.buckets]
 
@@ -333,7 +334,7 @@ def train(sources: dict[str, list[Doc]], topics: dict[str, str], aliases: dict[s
                         weights=weights.astype(np.float16), bias=bias.astype(np.float32))
     meta = {
         "version": version, "topics": topics, "classes": list(classes), "threshold": threshold,
-        "gate_chars": GATE_CHARS, "gate_slope": GATE_SLOPE,
+        "gate_chars": GATE_CHARS, "gate_slope": GATE_SLOPE, "head_words": HEAD_WORDS,
         "category_boost": CATEGORY_BOOST, "category_aliases": aliases,
         "training": {"sources": {g: int(np.sum(groups == g)) for g in np.unique(groups)}, "seed": SEED,
                      "test_share": TEST_SHARE, "min_df": MIN_DF, "copy_scale": choice["copy_scale"], "svm_C": choice["C"], "cnb_alpha": choice["alpha"],

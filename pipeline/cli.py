@@ -6,7 +6,11 @@ import argparse
 import logging
 import sys
 
-from pipeline.commands import check, entities, query, report, run, search, state, stories, watch
+# Importing Beam's IO modules logs a warning about Google Cloud clients through the root logger,
+# which would configure it with its default handler before configure_logging runs.
+logging.getLogger().addHandler(logging.NullHandler())
+
+from pipeline.commands import check, entities, query, report, run, search, state, stories, watch  # noqa: E402
 
 LOG = logging.getLogger("newsbeam")
 
@@ -62,7 +66,8 @@ def configure_logging(verbose: bool) -> None:
     LOG.addHandler(handler)
     LOG.propagate = False
     LOG.setLevel(logging.DEBUG if verbose else logging.INFO)
-    logging.basicConfig(level=logging.INFO if verbose else logging.CRITICAL, format="%(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO if verbose else logging.CRITICAL, format="%(name)s: %(message)s",
+                        force=True)
 
 
 if __name__ == "__main__":

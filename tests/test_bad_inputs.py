@@ -3,23 +3,189 @@ rejects, each bad one as a reject whose reason a person understands, the good on
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
+import random
+import subprocess
+import sys
+from pathlib import Path
 
 import pyarrow as pa
 import pytest
 
-from feed_fixtures import news_items, rss, story
+from conftest import Lake, cleaned
+from feed_fixtures import BILLION_LAUGHS, news_items, rss, story
 from pipeline.article import ARTICLE_SCHEMA, Reject
+from pipeline.options import Settings
+from pipeline.run import run_pipeline
 from transforms.boilerplate import is_furniture
 from transforms.dates import is_date_line
 from transforms.decoding import decode_html, decode_text
+from transforms.extract_html import clean_site_name
 from transforms.extract_text import CAPTION_WITH_CREDIT
 from transforms.feeds import HTML_PAGE, TAG
+from transforms.fetch import FeedClient, FetchError
 from transforms.formats import BadItem, parse_file
 from transforms.language import declared_language
 from transforms.read import ExpandInput, read_bytes
 from transforms.rejects import InputError
+from transforms.subscriptions import Subscription, list_subscriptions
+
+
+# --- the corpus, through the whole pipeline ----------------------------------------------------
+
+def page(body: str, head: str = "") -> str:
+    return f"<html><head>{head}<title>T</title></head><body><article><h1>Headline</h1><p>{body}</p></article></body></html>"
+
+
+def write_corpus(folder: Path) -> None:
+    """Good inputs and bad ones beside them, made here (nothing large is committed)."""
+    folder.mkdir()
+    noise = random.Random(7)
+    files = {
+        "good.txt": f"Ferry plan approved\n\n{story(1)}\n".encode(),
+        "good.html": page(story(2)).encode(),
+        "empty.txt": b"",
+        "blank.html": b" \n\t\r\n ",
+        "bom-only.txt": b"\xef\xbb\xbf",
+        "binary.html": bytes(noise.randrange(256) for _ in range(20_000)),
+        "binary-no-nul.txt": bytes(noise.randrange(128, 256) for _ in range(20_000)),
+        "control-characters.txt": bytes(noise.choice([1, 2, 3, 4, 5, 6, 7, 8, 14, 15, 16]) for _ in range(5_000)),
+        "truncated.html.gz": gzip.compress(page(story(3)).encode())[:200],
+        "corrupt.txt.gz": gzip.compress(b"x")[:10] + bytes(noise.randrange(256) for _ in range(500)),
+        "bomb.txt.gz": gzip.compress(b"a" * 60 * 2**20),
+        "fifty-megabyte-line.txt": (story(4).replace("\n", " ") + " ") * (50_000_000 // (len(story(4)) + 1)),
+        "nested.html": "<html><body>" + "<div>" * 100_000 + f"<p>{story(5)}</p>" + "</div>" * 100_000 + "</body></html>",
+        "many-elements.html": "<html><body>" + "<b>x</b>" * 60_000 + f"<p>{story(6)}</p></body></html>",
+        "no-body-text.html": "<html><head><title>Only a title</title><script>var x = 1;</script></head>"
+                             "<body><nav></nav><img src='a.png'></body></html>",
+        "wrong-charset.html": page("“Café” " + story(7), '<meta charset="utf-8">').encode("cp1252"),
+        "conflicting-charsets.html": ('<?xml version="1.0" encoding="koi8-r"?>'
+                                      + page("Zürich café " + story(8), '<meta charset="shift_jis">')).encode(),
+        "utf16-declared-utf8.rss": rss(news_items(1, start=9)).decode().encode("utf-16"),
+        "mixed-line-endings.txt": ("Mixed line endings\r\n\r\n" + story(10).replace(". ", ".\r")
+                                   + "\n\nA second paragraph.\r\n").encode(),
+        "nul-bytes.txt": f"Stray NUL bytes\n\n{story(11)}".encode().replace(b"officials", b"offi\x00cials"),
+        "export.jsonl": "\n".join([
+            json.dumps({"title": "Good line one", "text": story(12)}), "{broken", "[1, 2]", "null",
+            "[" * 100_000 + "]" * 100_000, json.dumps({"title": "No body"}), json.dumps({"title": 5, "text": story(13)}),
+            '{"title": "Half \\ud800 a pair", "text": "%s"}' % story(14),
+            json.dumps({"title": "Good line two", "text": story(15)})]),
+        "deep.json": "[" * 100_000 + "]" * 100_000,
+        "bomb.xml": BILLION_LAUGHS,
+        "xxe.html": '<!DOCTYPE html [<!ENTITY x SYSTEM "file:///etc/passwd">]>' + page(story(16) + " &x;"),
+        "character-references.rss": rss([{"title": "TITLE", "description": story(22)}] + news_items(1, start=17)).replace(
+            b"TITLE", b"Bad &#xD800; reference &#x110000;"),
+        "angle-brackets.rss": rss([{"title": "Brackets", "description": "<" * 200_000}] + news_items(1, start=18)),
+        "comments.xml": b"<!---->" * 30 + b"x",
+        "caption-trap.txt": f"Caption trap\n\n{story(19)}\n\nA photo. " + "A" * 20_000 + "!\n",
+        "contact-trap.txt": f"Contact trap\n\n{story(20)}\n\nWrite to me at " + "a@." * 20_000 + "!\n",
+        "report.pdf": b"%PDF-1.4",
+    }
+    for name, content in files.items():
+        (folder / name).write_bytes(content if isinstance(content, bytes) else content.encode())
+    with open(os.path.join(os.fsencode(folder), b"caf\xe9-latin1-name.txt"), "wb") as latin1_name:
+        latin1_name.write(f"Latin-1 file name\n\n{story(21)}".encode())
+
+
+# Where each input ends, by file: the articles kept (by title), and each reject (stage, item, reason).
+KEPT = {
+    "good.txt": ["Ferry plan approved"], "good.html": ["Headline"], "wrong-charset.html": ["Headline"],
+    "conflicting-charsets.html": ["Headline"], "utf16-declared-utf8.rss": ["Ferry plan 9"],
+    "mixed-line-endings.txt": ["Mixed line endings"], "export.jsonl": ["Good line one", "Good line two",
+                                                                       "Half \ufffd a pair"],
+    "xxe.html": ["Headline"], "character-references.rss": ["Bad \ufffd reference \ufffd", "Ferry plan 17"],
+    "angle-brackets.rss": ["Ferry plan 18"], "caption-trap.txt": ["Caption trap"],
+}
+REJECTED = {
+    "empty.txt": [("read", None, "file is empty")],
+    "blank.html": [("read", None, "file is empty")],
+    "bom-only.txt": [("read", None, "file is empty")],
+    "binary.html": [("read", None, "file is binary, not text (it contains NUL bytes)")],
+    "binary-no-nul.txt": [("read", None, "file is binary or in an unknown encoding, not text")],
+    "control-characters.txt": [("read", None, "file is binary, not text (it is full of control characters)")],
+    "truncated.html.gz": [("read", None, "gzip file is truncated")],
+    "corrupt.txt.gz": [("read", None, "file is not valid gzip: Error -3 while decompressing data: invalid "
+                                      "code lengths set")],
+    "bomb.txt.gz": [("read", None, "file decompresses to more than the 50 MB limit")],
+    "fifty-megabyte-line.txt": [("clean", None, "too large to be an article: 50.0 million characters, over the "
+                                                "5 million newsbeam extracts from")],
+    "nested.html": [("clean", None, "the page's HTML nests 256 elements deep, where the HTML parser stops: what "
+                                    "is nested deeper would be lost")],
+    "many-elements.html": [("clean", None, "the page has 60,003 HTML elements, over the 50,000 newsbeam extracts "
+                                           "from (a news page has a few thousand)")],
+    "no-body-text.html": [("clean", None, "empty page: the HTML has no visible text")],
+    "nul-bytes.txt": [("read", None, "file is binary, not text (it contains NUL bytes)")],
+    "export.jsonl": [
+        ("read", "line 2", "line 2 is not valid JSON: Expecting property name enclosed in double quotes at column 2"),
+        ("read", "line 3", "line 3 is a list, not an article object"),
+        ("read", "line 4", "line 4 is a NoneType, not an article object"),
+        ("read", "line 5", "line 5 nests too deep to read (arrays or objects inside each other a thousand times "
+                           "or more)"),
+        ("read", "line 6", "the article has neither 'text' nor 'html'"),
+        ("read", "line 7", "'title' is a int, not a string"),
+    ],
+    "deep.json": [("read", None, "the JSON nests too deep to read (arrays or objects inside each other a thousand "
+                                 "times or more)")],
+    "bomb.xml": [("read", None, "the XML declares an entity 'lol1' built from other entities (an entity-expansion "
+                                "bomb), which newsbeam refuses")],
+    "angle-brackets.rss": [("clean", "sha256:", "no article text found: every line is furniture (a title, captions, "
+                                                "credits, widgets)")],
+    "comments.xml": [("read", None, "this is not an RSS, Atom or RDF feed")],
+    "contact-trap.txt": [("clean", None, "not text: only 33% of the body's characters are letters (it looks like "
+                                         "data, code or symbols, not prose)")],
+    "report.pdf": [("read", None, "unsupported file type '.pdf' (newsbeam reads .atom, .htm, .html, .json, .jsonl, "
+                                  ".rss, .txt, .xml, each also .gz)")],
+    "caf\\xe9-latin1-name.txt": [("read", None, "the file name is not valid UTF-8; rename the file to read it")],
+}
+
+
+@pytest.fixture(scope="module")
+def corpus_lake(tmp_path_factory):
+    root = tmp_path_factory.mktemp("corpus")
+    write_corpus(root / "inputs")
+    output = root / "lake"
+    return Lake(output, run_pipeline([str(root / "inputs")], str(output)))
+
+
+def by_file(rows: list[dict]) -> dict[str, list[dict]]:
+    found: dict[str, list[dict]] = {}
+    for row in rows:
+        found.setdefault(row["source"].rsplit("/", 1)[-1], []).append(row)
+    return found
+
+
+def test_every_input_lands_in_exactly_one_table(corpus_lake):
+    kept = {name: sorted(row["title"] for row in rows) for name, rows in by_file(corpus_lake.articles).items()}
+    assert kept == {name: sorted(titles) for name, titles in KEPT.items()}
+    assert corpus_lake.duplicates == []
+    rejected = {name: sorted((row["stage"], row["item"] and row["item"][:7], row["error"]) for row in rows)
+                for name, rows in by_file(corpus_lake.rejects).items()}
+    assert rejected == {name: sorted(rows) for name, rows in REJECTED.items()}
+    ledger = {row["source"].rsplit("/", 1)[-1]: row for row in corpus_lake.table("ledger")}
+    assert set(ledger) == set(KEPT) | set(REJECTED)
+    for name, row in ledger.items():
+        assert (row["kept"], row["duplicates"], row["rejected"]) == (
+            len(KEPT.get(name, [])), 0, len(REJECTED.get(name, []))), name
+        assert row["read"] == row["kept"] + row["rejected"], name
+
+
+def test_the_corpus_lake_passes_newsbeam_check(corpus_lake):
+    checked = subprocess.run([sys.executable, "-m", "pipeline.cli", "check", str(corpus_lake.output)],
+                             capture_output=True, text=True, timeout=120)
+    assert checked.returncode == 0, checked.stderr
+    assert checked.stdout.startswith(f"lake OK: 1 run(s), {sum(map(len, KEPT.values()))} articles, 0 duplicates, "
+                                     f"{sum(map(len, REJECTED.values()))} rejects; {len(KEPT.keys() | REJECTED.keys())} "
+                                     "source ledgers balance")
+
+
+def test_kept_text_is_decoded_right_and_entities_stay_text(corpus_lake):
+    text = {row["source"].rsplit("/", 1)[-1]: row["text"] for row in corpus_lake.articles}
+    assert text["wrong-charset.html"].startswith("“Café” Report number 7")
+    assert text["conflicting-charsets.html"].startswith("Zürich café Report number 8")
+    assert text["xxe.html"].endswith("&x;") and "root:" not in text["xxe.html"]
+    assert "\r" not in text["mixed-line-endings.txt"] and text["mixed-line-endings.txt"].endswith("A second paragraph.")
 
 
 # --- patterns: a pathological line costs time in proportion to its length --------------------
@@ -109,3 +275,60 @@ def test_declarations_that_disagree_give_way_to_valid_utf8():
     assert "Новости дня" in decode_html(agreeing.encode("koi8-r"))
     wrong = f'<html><head><meta charset="utf-8"></head><body>“Café” {story(1)}</body></html>'
     assert "“Café”" in decode_html(wrong.encode("cp1252"))  # one declaration that does not fit is overruled
+
+
+# --- the clean stage --------------------------------------------------------------------------
+
+def nested(depth: int) -> str:
+    return "<html><body>" + "<div>" * depth + f"<p>{story(1)}</p>" + "</div>" * depth + "</body></html>"
+
+
+def test_pages_too_large_too_long_or_too_deep_are_rejected_before_they_cost_much():
+    assert cleaned(story(1) * 12_000, "text") == ("too large to be an article: 5.8 million characters, over the "
+                                                 "5 million newsbeam extracts from")
+    many = "<html><body>" + "<b>x</b>" * 2_000 + f"<p>{story(1)}</p></body></html>"
+    assert cleaned(many, settings=Settings(max_html_elements=1_000)) == (
+        "the page has 2,003 HTML elements, over the 1,000 newsbeam extracts from (a news page has a few thousand)")
+    assert cleaned(many).word_count > 40
+    assert cleaned(nested(100_000)) == ("the page's HTML nests 256 elements deep, where the HTML parser stops: "
+                                        "what is nested deeper would be lost")
+    assert cleaned(nested(250)).text == story(1)
+    assert cleaned(f"Title\n\n{story(1)}", "text", Settings(max_words=60)) == (
+        "too long to be one article: 83 words (the maximum is 60)")
+
+
+def test_malformed_urls_lose_nothing_beside_them():
+    items = news_items(2)
+    items[0].update(link="http://[unclosed/story", guid="")
+    first, second = parse_file("feed.rss", rss(items), "run")
+    assert (first.item, first.url, second.title) == ("http://[unclosed/story", "http://[unclosed/story", "Ferry plan 2")
+    listed = list(list_subscriptions(b"https://ok.example/feed\nhttp://[unclosed/feed\n"))
+    assert listed == [Subscription("https://ok.example/feed"),
+                      BadItem(item="line 2", error="line 2 is not an http or https URL: 'http://[unclosed/feed'")]
+    assert clean_site_name(None, "http://[unclosed/story") is None
+    client = FeedClient(Settings())
+    with pytest.raises(FetchError, match=r"^'http://\[unclosed/feed' is not a valid URL$"):
+        client.fetch("http://[unclosed/feed")
+
+
+def test_a_feed_file_of_only_a_byte_order_mark_is_empty():
+    with pytest.raises(InputError, match="^the feed is empty$"):
+        list(parse_file("feed.xml", b"\xef\xbb\xbf \n", "run"))
+
+
+def test_publication_dates_outside_1900_to_2100_are_unknown_wherever_they_come_from():
+    lines = [json.dumps({"title": f"T{n}", "text": story(n), "published": when})
+             for n, when in enumerate([99_999_999_999, -3_000_000_000, 1_700_000_000, "2999-01-01"], start=1)]
+    far, early, fine, string = parse_file("export.jsonl", "\n".join(lines).encode(), "run")
+    assert (far.published, early.published, string.published) == (None, None, None)
+    assert (far.meta, string.meta) == ({"published": "99999999999"}, {"published": "2999-01-01"})
+    assert fine.published.isoformat() == "2023-11-14T22:13:20+00:00"
+    items = news_items(2)
+    items[0]["pubDate"] = "Tue, 03 Mar 2999 08:00:00 GMT"
+    assert [entry.published is None for entry in parse_file("feed.rss", rss(items), "run")] == [True, False]
+
+
+def test_control_characters_past_the_binary_check_are_dropped_from_text_as_from_html():
+    body = f"{story(1)} A NUL\x00 and a bell\x07 here."
+    assert cleaned(f"Title\n\n{body}", "text").text == f"{story(1)} A NUL and a bell here."
+    assert cleaned(f"<html><body><p>{body}</p></body></html>").text == f"{story(1)} A NUL and a bell here."

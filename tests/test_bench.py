@@ -37,7 +37,9 @@ def test_corpus_is_what_it_says(tmp_path):
     assert again.copies == corpus.copies
     first_again = sorted((tmp_path / "again" / "html").rglob("*.html.gz"))[0]
     assert gzip.decompress(first_again.read_bytes()).decode() == page
-    assert documents(tmp_path / "again", 0, 1) == documents(tmp_path / "corpus", 0, 1)
+    contents = [[body for _, body in part] for part in documents(tmp_path / "corpus", 0, 1)]
+    assert [[body for _, body in part] for part in documents(tmp_path / "again", 0, 1)] == contents
+    assert [len(part) for part in contents] == [corpus.html_files, corpus.jsonl_lines]
 
 
 def test_copies_are_copies():
@@ -76,6 +78,7 @@ def test_bench_reports_both_worker_counts_and_the_floor(bench_run):
         assert run["stages"]["entities"] > 0
         floor = figures["floors"][workers]
         assert floor["docs"] == 60
+        assert floor["tagged"] == counts["kept"]
         assert set(floor["loops"]) == {"read", "extract", "ner", "minhash"}
         # the lake each run wrote holds what its manifest counted
         articles = ds.dataset(work / f"lake-{workers}w" / "articles", format="parquet", partitioning="hive")

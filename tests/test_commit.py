@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -16,7 +17,9 @@ from apache_beam.io.filesystems import FileSystems
 
 import pipeline.run
 from conftest import SEEDS, Lake
+from feed_fixtures import story
 from pipeline.commit import LakeLocked, lake_lock, recover
+from pipeline.options import Settings
 from pipeline.run import run_pipeline
 
 
@@ -165,3 +168,52 @@ def test_check_catches_an_article_lost_between_stages(tmp_path, monkeypatch):
     result = check(output)
     assert result.returncode == 1
     assert "had 1 items read but 0 accounted for" in result.stderr
+
+
+# A run of the command line that SIGKILLs itself at a chosen moment: the Nth Parquet file
+# renamed into place in its staging folder, the Nth moved into the lake, or the manifest.
+KILL_AT = """
+import os, signal, sys
+from apache_beam.io.filesystems import FileSystems
+from pipeline import cli
+point, after = sys.argv[1], int(sys.argv[2])
+real_rename, seen = FileSystems.rename, []
+
+def rename(sources, targets):
+    target = targets[0]
+    if {"staged": "/_staging/" in target and target.endswith(".parquet"),
+        "moved": "/_staging/" not in target and target.endswith(".parquet"),
+        "manifest": "/_runs/" in target}[point]:
+        seen.append(target)
+        if len(seen) > after:
+            os.kill(os.getpid(), signal.SIGKILL)
+    return real_rename(sources, targets)
+
+FileSystems.rename = staticmethod(rename)
+sys.exit(cli.main(sys.argv[3:]))
+"""
+
+
+@pytest.mark.parametrize("point, after", [
+    pytest.param("staged", 3, marks=pytest.mark.slow), ("moved", 4), pytest.param("manifest", 0, marks=pytest.mark.slow)])
+def test_kill_9_while_writing_or_committing_a_larger_run(tmp_path, point, after):
+    inputs = tmp_path / "inputs"
+    shutil.copytree(SEEDS, inputs)
+    for number in range(30):
+        (inputs / f"story-{number}.txt").write_text(f"Story {number}\n\n{story(number)}")
+    output = tmp_path / "lake"
+    killed = subprocess.run([sys.executable, "-c", KILL_AT, point, str(after), "run", str(inputs), "--output",
+                             str(output), "--write-shards", "4"], capture_output=True, text=True, timeout=300)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert committed_run_ids(output) == set()
+    problems = check(output)
+    assert problems.returncode == 1 and "holds an unfinished run" in problems.stderr
+    assert ("belongs to no finished run" in problems.stderr) == (point != "staged")  # moved, not yet listed
+
+    manifest = run_pipeline([str(inputs)], str(output), Settings(write_shards=4))  # recovers first
+    runs = committed_run_ids(output)
+    assert len(runs) == (1 if point == "staged" else 2)  # a run past its commit point is finished, not lost
+    assert manifest["counts"]["kept"] == 35
+    healthy = check(output)
+    assert healthy.returncode == 0, healthy.stderr
+    assert healthy.stdout.startswith(f"lake OK: {len(runs)} run(s), {35 * len(runs)} articles")

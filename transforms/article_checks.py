@@ -26,6 +26,8 @@ def check_article(raw: str, format: str, text: str, settings: Settings) -> int:
     words = len(WORD.findall(text))
     if words < settings.min_words:
         raise InputError(too_little_text_reason(raw, format, words, settings))
+    if words > settings.max_words:
+        raise InputError(f"too long to be one article: {words:,} words (the maximum is {settings.max_words:,})")
     letters = sum(c.isalpha() for c in text)
     visible = sum(not c.isspace() for c in text)
     if letters < settings.min_letter_share * visible:

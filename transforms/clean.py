@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import time
 from collections.abc import Iterator
 
 import apache_beam as beam
@@ -20,7 +19,8 @@ from transforms.article_checks import WORD, check_article
 from transforms.extract_html import extract_html
 from transforms.extract_text import extract_plain_text
 from transforms.language import LanguageIdentifier, declared_language
-from transforms.rejects import REJECTS, reject_article
+from transforms.rejects import REJECTS, InputError, reject_article
+from transforms.stage_time import StageTime
 
 STAGE = "clean"
 
@@ -43,7 +43,7 @@ class CleanFn(beam.DoFn):
         self.settings = settings
         self.kept = Metrics.counter(STAGE, "kept")
         self.rejected = Metrics.counter(STAGE, "rejected")
-        self.msecs = Metrics.counter(STAGE, "msecs")
+        self.time = StageTime(STAGE)
 
     def setup(self):
         self.languages = LanguageIdentifier(self.settings.language_min_confidence)
@@ -51,18 +51,23 @@ class CleanFn(beam.DoFn):
     def process(self, article: Article) -> Iterator:
         # timed and caught before yielding: downstream steps fused into this one run inside the
         # yield, and neither their time nor their errors are the clean stage's
-        started = time.perf_counter()
-        try:
-            result = self.clean(article)
-            self.kept.inc()
-        except Exception as error:  # noqa: BLE001 - every failure becomes a reject row
-            self.rejected.inc()
-            result = reject_article(STAGE, error, article)
-        self.msecs.inc(int((time.perf_counter() - started) * 1000))
+        with self.time.measure():
+            try:
+                result = self.clean(article)
+                self.kept.inc()
+            except Exception as error:  # noqa: BLE001 - every failure becomes a reject row
+                self.rejected.inc()
+                result = reject_article(STAGE, error, article)
         yield result
+
+    def finish_bundle(self):
+        self.time.report()
 
     def clean(self, article: Article) -> Article:
         s = self.settings
+        if len(article.raw) > s.max_page_chars:
+            raise InputError(f"too large to be an article: {len(article.raw) / 1e6:.1f} million characters, "
+                             f"over the {s.max_page_chars / 1e6:g} million newsbeam extracts from")
         if article.format == "html":
             cleaned = extract_html(article, s)
             declared = declared_language(article.raw)

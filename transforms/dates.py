@@ -40,6 +40,7 @@ DATE_LINE = re.compile(
     r"(?:,?\s*(?:at\s+)?\d{1,2}:\d{2}(?::\d{2})?(?:\s*[ap]\.?m\.?)?(?:\s*[a-z]{2,4})?)?\s*$",
     re.IGNORECASE,
 )
+PUBLICATION_YEARS = range(1900, 2101)  # a date outside these is a misreading, not a publication date
 # A date at the head of a line of text: ' date 2024-02-20 FLY. Russian President ...'
 DATE_PREFIX = re.compile(r"^\s*date\s+(\d{4}-\d{2}-\d{2})\s+", re.IGNORECASE)
 
@@ -56,9 +57,12 @@ def parse_date(value: str | None) -> datetime | None:
             parsed = dateutil_parser.parse(text, tzinfos=_ZONES, fuzzy=True)
     except (ValueError, OverflowError):
         return None
-    if not 1900 <= parsed.year <= 2100:
-        return None
-    return utc(parsed)
+    return plausible(parsed)
+
+
+def plausible(value: datetime | None) -> datetime | None:
+    """The date in UTC when its year can be a publication's, else None."""
+    return utc(value) if value is not None and value.year in PUBLICATION_YEARS else None
 
 
 def is_date_line(line: str) -> bool:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import calendar
 import dataclasses
 import re
-from urllib.parse import urlsplit
 
 import trafilatura
 from lxml import etree
@@ -20,6 +19,8 @@ from pipeline.options import Settings
 from transforms.article_checks import WORD
 from transforms.boilerplate import is_furniture
 from transforms.dates import parse_date
+from transforms.rejects import InputError
+from transforms.urls import host_name
 
 # htmldate keeps the time of day and zone when the page gives them ('2019-11-19T06:56:43-0500').
 DATE_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
@@ -28,6 +29,9 @@ TITLE_SEPARATORS = (" | ", " - ", " – ", " — ", " :: ", ": ")
 BYLINE_PREFIX = re.compile(r"^(?:\w+ )?by\s+", re.IGNORECASE)  # 'By ', 'Analysis by '
 DATE_WORDS = {day.casefold() for day in calendar.day_name} | {m.casefold() for m in calendar.month_name if m}
 NOT_A_NAME = re.compile(r"^\s*(?:copyright\b|©|https?://)", re.IGNORECASE)
+# libxml2's HTML parser builds no element below this level (XML_PARSE_HUGE, which would lift
+# that, stays off): a page reaching it has lost what was nested deeper.
+PARSER_MAX_DEPTH = 256
 
 
 def extract_html(article: Article, settings: Settings = Settings()) -> Article:
@@ -36,6 +40,7 @@ def extract_html(article: Article, settings: Settings = Settings()) -> Article:
     page = load_html(article.raw)
     if page is None:
         return dataclasses.replace(article, text="")
+    check_page_size(page, settings.max_html_elements)
     drop_link_lists(page, settings.link_list_items, settings.link_list_share)
     doc = trafilatura.bare_extraction(
         page,
@@ -61,6 +66,17 @@ def extract_html(article: Article, settings: Settings = Settings()) -> Article:
         site_name=site_name,
         categories=article.categories or list(doc.categories or []),
     )
+
+
+def check_page_size(page: etree._Element, max_elements: int) -> None:
+    """An `InputError` for a page too large or too deeply nested to extract whole and quickly."""
+    elements = sum(1 for _ in page.iter())
+    if elements > max_elements:
+        raise InputError(f"the page has {elements:,} HTML elements, over the {max_elements:,} newsbeam "
+                         "extracts from (a news page has a few thousand)")
+    if page.xpath("/*" * PARSER_MAX_DEPTH):
+        raise InputError(f"the page's HTML nests {PARSER_MAX_DEPTH} elements deep, where the HTML parser stops: "
+                         "what is nested deeper would be lost")
 
 
 def drop_link_lists(page: etree._Element, min_items: int, min_link_share: float) -> None:
@@ -151,5 +167,5 @@ def clean_site_name(site_name: str | None, url: str | None) -> str | None:
     """The site's name; a copyright line or a URL given as the name becomes the host name."""
     if site_name and not NOT_A_NAME.match(site_name):
         return site_name.strip()
-    host = urlsplit(url or "").hostname or urlsplit(site_name or "").hostname
+    host = host_name(url) or host_name(site_name)
     return host.removeprefix("www.") if host else None

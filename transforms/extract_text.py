@@ -18,6 +18,7 @@ from datetime import datetime
 from pipeline.article import Article
 from transforms.boilerplate import is_furniture
 from transforms.dates import DATE_PREFIX, is_date_line, parse_date
+from transforms.decoding import CONTROL
 
 BYLINE = re.compile(r"^by\s?([A-Z][\w.'’-]+(?:\s+[A-Z][\w.'’-]+){0,3})\s*\|?$")
 # Image alt text and file names left in a copy: all lower case, no sentence punctuation,
@@ -42,7 +43,8 @@ class Header:
 
 
 def extract_plain_text(article: Article) -> Article:
-    raw = article.raw.replace("\r\n", "\n").replace("\r", "\n")
+    # control characters (a NUL past the binary check's first 4 KB) are dropped, as lxml drops them from HTML
+    raw = CONTROL.sub("", article.raw.replace("\r\n", "\n").replace("\r", "\n"))
     lines = [" ".join(line.split()) for line in raw.split("\n")]
     lines = [line for line in lines if line]
     header, body = read_header(lines)

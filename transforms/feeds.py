@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 
 from pipeline.article import Article, article_id
+from transforms.dates import plausible
 from transforms.decoding import decode_text, http_charset, xml_encoding
 from transforms.rejects import InputError
 from transforms.urls import canonical_url
@@ -35,6 +36,8 @@ def parse_xml_feed(data: bytes, source: str, run_id: str, *, content_type: str |
     import feedparser
 
     text = decode_text(data, [http_charset(content_type), xml_encoding(data)])
+    if not text.strip():  # a byte-order mark and nothing else
+        raise InputError("the feed is empty")
     utf8 = without_invalid_references(text.encode("utf-8"))
     refuse_unsafe_entities(utf8)
     headers = {"content-type": "application/xml; charset=utf-8"}
@@ -161,6 +164,6 @@ def struct_time_utc(value) -> datetime | None:
     if not value:
         return None
     try:
-        return datetime.fromtimestamp(calendar.timegm(value), tz=timezone.utc)
+        return plausible(datetime.fromtimestamp(calendar.timegm(value), tz=timezone.utc))
     except (OverflowError, ValueError, OSError):
         return None

@@ -108,10 +108,23 @@ class Response:
     cache_headers: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
+# IPv6 addresses that carry an IPv4 address in their last 32 bits, where a host or a gateway may
+# deliver them: IPv4-compatible (deprecated) and the NAT64 well-known prefix.
+IPV4_IN_LAST_32_BITS = (ipaddress.ip_network("::/96"), ipaddress.ip_network("64:ff9b::/96"))
+NAT64_LOCAL_USE = ipaddress.ip_network("64:ff9b:1::/48")  # a network's own translator: not global
+
+
 def public_address(ip: str) -> bool:
+    """Whether an address is on the public internet, judging an IPv6 address that embeds an IPv4
+    one (mapped, compatible, 6to4, NAT64) by the IPv4 address it leads to."""
     address = ipaddress.ip_address(ip.split("%", 1)[0])
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        address = address.ipv4_mapped
+    if isinstance(address, ipaddress.IPv6Address):
+        if address in NAT64_LOCAL_USE or address.is_site_local:
+            return False
+        if any(address in network for network in IPV4_IN_LAST_32_BITS):
+            address = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+        else:
+            address = address.ipv4_mapped or address.sixtofour or address
     return address.is_global and not address.is_multicast
 
 
@@ -197,7 +210,10 @@ class FeedClient:
             location = answer.headers.get("Location")
             if not location:
                 raise FetchError(f"the server redirects (HTTP {answer.status}) without saying where")
-            url = urljoin(url, location.strip())
+            try:
+                url = urljoin(url, location.strip())
+            except ValueError:
+                raise FetchError(f"the server redirects to '{location.strip()[:200]}', which is not a valid URL") from None
             if url in visited:
                 raise FetchError(f"the redirects go round in a loop ({' -> '.join(visited + [url])})")
             if len(visited) > self.settings.fetch_max_redirects:
@@ -207,7 +223,10 @@ class FeedClient:
     def get(self, url: str, conditional: dict[str, str]) -> "_Answer":
         """One request, without redirects or retries, with the body read under the limits."""
         s = self.settings
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+        except ValueError:
+            raise FetchError(f"'{url[:200]}' is not a valid URL") from None
         if parts.scheme not in ("http", "https"):
             raise FetchError(f"'{url}' is not an http or https URL; newsbeam fetches only those")
         if not parts.hostname:

@@ -24,7 +24,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from pipeline.article import Article, article_id
-from transforms.dates import parse_date
+from transforms.dates import parse_date, plausible
 from transforms.decoding import decode_html, decode_text, http_charset
 from transforms.feeds import entry_articles, parse_xml_feed
 from transforms.rejects import InputError
@@ -250,7 +250,7 @@ def record_date(value: Any) -> datetime | None:
         return None
     if isinstance(value, (int, float)):
         try:
-            return datetime.fromtimestamp(value, tz=timezone.utc)
+            return plausible(datetime.fromtimestamp(value, tz=timezone.utc))
         except (OverflowError, ValueError, OSError):
             return None
     return parse_date(value) if isinstance(value, str) else None

@@ -22,6 +22,7 @@ from pipeline.options import Settings
 from transforms.formats import BadItem, parse_file
 from transforms.read_feeds import ReadFeeds
 from transforms.rejects import REJECTS, InputError, reject
+from transforms.stage_time import StageTime
 
 STAGE = "read"
 
@@ -115,24 +116,21 @@ class ParseFile(beam.DoFn):
         self.files = Metrics.counter(STAGE, "files")
         self.articles = Metrics.counter(STAGE, "articles")
         self.rejected = Metrics.counter(STAGE, "rejected")
-        self.msecs = Metrics.counter(STAGE, "msecs")
+        self.time = StageTime(STAGE)
 
     def setup(self):
         self.progress = Progress()
 
     def process(self, path: str) -> Iterator:
         self.files.inc()
-        # timed before yielding: the steps fused after this one run inside the yields
-        started = time.perf_counter()
         try:
-            data = read_bytes(path, self.settings.max_input_bytes)
-            parsed = list(parse_file(path, data, self.run_id))
+            with self.time.measure():
+                data = read_bytes(path, self.settings.max_input_bytes)
+                parsed = list(parse_file(path, data, self.run_id))
         except Exception as error:  # noqa: BLE001 - every failure becomes a reject row
             self.rejected.inc()
             yield reject(STAGE, error, source=path, run_id=self.run_id)
             return
-        finally:
-            self.msecs.inc(int((time.perf_counter() - started) * 1000))
         articles = [a for a in parsed if not isinstance(a, BadItem)]
         for bad in parsed:
             if isinstance(bad, BadItem):
@@ -141,6 +139,9 @@ class ParseFile(beam.DoFn):
         self.articles.inc(len(articles))
         self.progress.update(files=1, articles=len(articles))
         yield from articles
+
+    def finish_bundle(self):
+        self.time.report()
 
 
 def read_bytes(path: str, max_bytes: int) -> bytes:

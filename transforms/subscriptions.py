@@ -27,7 +27,10 @@ class Subscription:
 
 
 def is_feed_url(given: str) -> bool:
-    return urlsplit(given).scheme.lower() in ("http", "https")
+    try:
+        return urlsplit(given).scheme.lower() in ("http", "https")
+    except ValueError:  # too malformed to split: an unclosed '['
+        return False
 
 
 def list_subscriptions(data: bytes) -> Iterator[Subscription | BadItem]:

@@ -1,8 +1,9 @@
 """The topic classifier behind the output's partition key: hashed word n-gram TF-IDF and a linear model.
 
-Inference is pure numpy. Words and word bigrams are hashed into 2**20 buckets with a stable hash
-(a polynomial hash of the word mixed with splitmix64), so no vocabulary is stored. Each group (words,
-bigrams) is TF-IDF weighted (1 + log tf), L2-normalised and scaled by 1/sqrt(2).
+Inference is pure numpy. Words, word bigrams and the head's words (the title and opening words,
+hashed apart from the rest because the lead says most about what a story is) are hashed into 2**20
+buckets with a stable hash (a polynomial hash of the word mixed with splitmix64), so no vocabulary
+is stored. Each group is TF-IDF weighted (1 + log tf), L2-normalised and scaled by 1/sqrt(groups).
 
 The model keeps two weight tables, one for full articles and one for short snippets (a title and
 a sentence or two, as in a feed summary), because the two read differently: a soft gate on the
@@ -82,14 +83,19 @@ def word_keys(words: list[str]) -> np.ndarray:
     return np.add.reduceat(terms, starts)
 
 
-def batch_features(titles: list[str | None], texts: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(article index, bucket id) of every word and every word bigram of a batch: one pair per group."""
+def batch_features(titles: list[str | None], texts: list[str],
+                   head_words: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(article index, bucket id) of every word, every word bigram and every word of the head (the
+    title and first `head_words` words, hashed apart from the rest) of a batch: one pair per group."""
     words = [_WORD.findall(article_text(title, text).lower()) for title, text in zip(titles, texts)]
-    article = np.repeat(np.arange(len(words)), [len(w) for w in words])
+    lengths = [len(w) for w in words]
+    article = np.repeat(np.arange(len(words)), lengths)
     keys = word_keys([w for ws in words for w in ws])
     same_article = article[:-1] == article[1:]
     bigrams = keys[:-1][same_article] * np.uint64(0x100000001B3) + keys[1:][same_article]
-    return [(article, _buckets(keys, 1)), (article[:-1][same_article], _buckets(bigrams, 2))]
+    in_head = np.arange(len(keys)) - np.repeat(np.cumsum(lengths) - lengths, lengths).astype(np.int64) < head_words
+    return [(article, _buckets(keys, 1)), (article[:-1][same_article], _buckets(bigrams, 2)),
+            (article[in_head], _buckets(keys[in_head], 3))]
 
 
 def article_gate(title: str | None, text: str | None, gate_chars: float, gate_slope: float) -> float:
@@ -110,6 +116,7 @@ class TopicModel:
         self.slugs: tuple[str, ...] = tuple(self.topics)
         self.classes: tuple[str, ...] = tuple(meta["classes"])  # the weight columns, OTHER excluded
         self.gate = (float(meta["gate_chars"]), float(meta["gate_slope"]))
+        self.head_words: int = int(meta["head_words"])
         self.category_boost: float = float(meta["category_boost"])
         self.category_aliases: dict[str, str] = {
             word: slug for slug, words in meta["category_aliases"].items() for word in words}
@@ -136,12 +143,13 @@ class TopicModel:
     def _logits(self, titles: list[str | None], texts: list[str]) -> np.ndarray:
         n, k = len(texts), len(self.classes)
         both = np.zeros((n, 2 * k))  # snippet-regime logits, then article-regime logits
-        for article, buckets in batch_features(titles, texts):
+        groups = batch_features(titles, texts, self.head_words)
+        for article, buckets in groups:
             # Count each (article, bucket) pair; unique sorts them by article.
             pairs, counts = np.unique((article << 20) | buckets, return_counts=True)
             article, rows = pairs >> 20, self._row[pairs & (BUCKETS - 1)]
             tfidf = (1.0 + np.log(counts)) * self._idf[rows]
-            norms = np.sqrt(2.0 * np.bincount(article, weights=tfidf * tfidf, minlength=n))
+            norms = np.sqrt(len(groups) * np.bincount(article, weights=tfidf * tfidf, minlength=n))
             tfidf /= norms[article]
             # Pairs are sorted by article, so each article's contributions are one contiguous run.
             starts = np.searchsorted(article, np.arange(n))

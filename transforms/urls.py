@@ -16,8 +16,12 @@ DEFAULT_PORTS = {"http": 80, "https": 443}
 
 def canonical_url(url: str) -> str:
     """Scheme and host lower-cased, default port, fragment and tracking parameters dropped,
-    an empty path made '/'. The rest (path case, parameter order) is kept: servers may care."""
-    parts = urlsplit(url.strip())
+    an empty path made '/'. The rest (path case, parameter order) is kept: servers may care.
+    A URL too malformed to split (an unclosed '[') is its own canonical form."""
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return url.strip()
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").rstrip(".")
     if ":" in host:
@@ -32,3 +36,11 @@ def canonical_url(url: str) -> str:
              if not TRACKING_PARAMETER.match(k)]
     path = parts.path or ("/" if scheme in DEFAULT_PORTS else "")
     return urlunsplit((scheme, host, path, urlencode(query, doseq=True), ""))
+
+
+def host_name(url: str | None) -> str | None:
+    """The URL's host, lower-cased; None when it names none or is too malformed to split."""
+    try:
+        return urlsplit(url or "").hostname
+    except ValueError:
+        return None
