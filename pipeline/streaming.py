@@ -38,20 +38,23 @@ from transforms.topics import ClassifyTopics
 
 
 class StreamIngest(beam.PTransform):
-    """Impulses (timestamped elements) to the lake: one committed run per window firing."""
+    """Impulses (timestamped elements) to the lake: one committed run per window firing. A
+    `bounded` stream keeps its feeds' and buckets' state for its whole run (see `PollFeeds`)."""
 
-    def __init__(self, feeds: list[str], output: str, stream_id: str, settings: Settings = Settings()):
+    def __init__(self, feeds: list[str], output: str, stream_id: str, settings: Settings = Settings(),
+                 bounded: bool = False):
         super().__init__()
         self.feeds = feeds
         self.output = output
         self.stream_id = stream_id
         self.settings = settings
+        self.bounded = bounded
 
     def expand(self, impulses):
         s = self.settings
-        raw, read_rejects = impulses | "Read" >> PollFeeds(self.feeds, self.stream_id, s)
+        raw, read_rejects = impulses | "Read" >> PollFeeds(self.feeds, self.stream_id, s, expire_state=not self.bounded)
         clean, clean_rejects = raw | "Clean" >> CleanArticles(s)
-        kept, duplicates = clean | "Dedupe" >> StreamingDedupe(s)
+        kept, duplicates = clean | "Dedupe" >> StreamingDedupe(s, expire_state=not self.bounded)
         # From here on in the write's windows (the stateful stages above work across them): the
         # batching stages keep each article in its window, and the outcomes flatten together.
         windowed = {name: collection | f"Window{name}" >> beam.WindowInto(FixedWindows(s.stream_window_seconds))
@@ -87,7 +90,7 @@ def run_streaming(feeds: list[str], output: str, settings: Settings = Settings()
              start_timestamp=started.timestamp(),
              stop_timestamp=(started + stop_after).timestamp() if stop_after else MAX_TIMESTAMP,
              fire_interval=settings.stream_poll_seconds)
-         | "Ingest" >> StreamIngest(feeds, output, stream_id, settings))
+         | "Ingest" >> StreamIngest(feeds, output, stream_id, settings, bounded=stop_after is not None))
     result = pipeline.run()
     if stop_after:
         result.wait_until_finish()

@@ -14,8 +14,9 @@ Outline:
 2. `MatchInBucket` (keyed by bucket) answers, for each arriving member, the keeper of the
    earliest earlier member that is a copy of it (or nothing), and remembers the member with
    that keeper. Members may be processed out of their order (polled at the same time, or late):
-   a stored later member that copies the arriving one gets a corrected answer. An event-time
-   timer forgets the bucket a horizon after its last arrival;
+   a stored later member that copies the arriving one gets a corrected answer. Members older
+   than the horizon are dropped at each arrival, and an event-time timer forgets the bucket a
+   horizon after its last one (in unbounded runs only, as in `PollFeeds`);
 3. `DecideArticle` (keyed by article) decides when the watermark passes the article's poll
    time, when every answer and correction for it has arrived: no keeper found, and the article
    is kept; otherwise it is a duplicate of the earliest keeper found.
@@ -63,9 +64,10 @@ class Member:
 class StreamingDedupe(beam.PTransform):
     """Articles to (kept articles, `Duplicate` rows), remembering kept ones for the horizon."""
 
-    def __init__(self, settings: Settings = Settings()):
+    def __init__(self, settings: Settings = Settings(), expire_state: bool = True):
         super().__init__()
         self.settings = settings
+        self.expire_state = expire_state
 
     def expand(self, articles):
         s = self.settings
@@ -73,7 +75,7 @@ class StreamingDedupe(beam.PTransform):
         answers = (
             signed
             | "ToBuckets" >> beam.FlatMap(to_buckets, s).with_output_types(beam.typehints.KV[str, Member])
-            | "MatchInBucket" >> beam.ParDo(MatchInBucket(s))
+            | "MatchInBucket" >> beam.ParDo(MatchInBucket(s, self.expire_state))
         )
         waiting = signed | "ByArticle" >> beam.Map(lambda pair: (pair[0].id, (ARTICLE, pair)))
         decided = (
@@ -98,8 +100,9 @@ class MatchInBucket(beam.DoFn):
     MEMBERS = BagStateSpec("members", PickleCoder())
     FORGET = TimerSpec("forget", TimeDomain.WATERMARK)
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, expire_state: bool = True):
         self.settings = settings
+        self.expire_state = expire_state
         self.horizon = settings.dedupe_horizon_days * 86400
         self.compared = Metrics.counter(STAGE, "compared")
         self.corrected = Metrics.counter(STAGE, "answers_corrected")
@@ -122,7 +125,8 @@ class MatchInBucket(beam.DoFn):
                 yield member.article_id, (ANSWER, member.keeper)
             members.add(member)
         members.add(arriving)
-        forget.set(timestamp + Duration(seconds=self.horizon))
+        if self.expire_state:
+            forget.set(timestamp + Duration(seconds=self.horizon))
         yield arriving.article_id, (ANSWER, keeper)
 
     def copies(self, exact: bool, copy: Member, original: Member) -> bool:

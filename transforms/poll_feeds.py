@@ -8,7 +8,7 @@ Outline:
    the impulse's time is skipped; a due one is fetched and parsed by the batch read stage's own
    logic (`read_feeds.feed_entries`, `read_feeds.failed_poll`), its new entries go on, and its
    new state replaces the old one. An event-time timer forgets a feed not polled for
-   `seen_entry_days`, as the batch state does.
+   `seen_entry_days`, as the batch state does (in unbounded runs only: see `PollFeeds`).
 Each entry's timestamp is the impulse's: when it was polled.
 """
 
@@ -34,13 +34,19 @@ from transforms.subscriptions import Subscription
 
 class PollFeeds(beam.PTransform):
     """Impulses (timestamped elements) to the new entries of the feeds due at each, as raw
-    `Article`s; rejects tagged."""
+    `Article`s; rejects tagged.
 
-    def __init__(self, feeds: list[str], run_id: str, settings: Settings = Settings()):
+    `expire_state=False` keeps every feed's state for the whole run. A bounded run wants that: it
+    ends long before a feed could be forgotten, and FnApiRunner advances a stateful stage's
+    watermark to the end of time whenever the impulses pause between rounds, which fires
+    event-time timers months early and would forget every feed between two impulses."""
+
+    def __init__(self, feeds: list[str], run_id: str, settings: Settings = Settings(), expire_state: bool = True):
         super().__init__()
         self.feeds = list(feeds)
         self.run_id = run_id
         self.settings = settings
+        self.expire_state = expire_state
 
     def expand(self, impulses):
         listed = (
@@ -51,7 +57,7 @@ class PollFeeds(beam.PTransform):
         polled = (
             listed.feeds
             | "KeyByUrl" >> beam.Map(lambda s: (s.url, s)).with_output_types(beam.typehints.KV[str, Subscription])
-            | "Poll" >> beam.ParDo(PollFeed(self.run_id, self.settings)).with_outputs(REJECTS, main="articles")
+            | "Poll" >> beam.ParDo(PollFeed(self.run_id, self.settings, self.expire_state)).with_outputs(REJECTS, main="articles")
         )
         rejects = (listed.rejects, polled.rejects) | "Rejects" >> beam.Flatten()
         return polled.articles, rejects
@@ -63,9 +69,10 @@ class PollFeed(beam.DoFn):
     FEED = ReadModifyWriteStateSpec("feed", PickleCoder())
     FORGET = TimerSpec("forget", TimeDomain.WATERMARK)
 
-    def __init__(self, run_id: str, settings: Settings):
+    def __init__(self, run_id: str, settings: Settings, expire_state: bool = True):
         self.run_id = run_id
         self.settings = settings
+        self.expire_state = expire_state
         self.not_due = Metrics.counter(STAGE, "feeds_not_due")
 
     def setup(self):
@@ -94,7 +101,8 @@ class PollFeed(beam.DoFn):
                 feed.write(output.value)
             else:
                 yield output
-        forget.set(timestamp + Duration(seconds=self.settings.seen_entry_days * 86400))
+        if self.expire_state:
+            forget.set(timestamp + Duration(seconds=self.settings.seen_entry_days * 86400))
 
     @on_timer(FORGET)
     def forget(self, feed=beam.DoFn.StateParam(FEED)):
