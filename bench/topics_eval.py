@@ -29,7 +29,7 @@ from sklearn.metrics import accuracy_score, f1_score
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
-from train_topics import default_sources, split  # noqa: E402
+from topic_data import default_sources, split  # noqa: E402
 from transforms.topic_model import OTHER, TopicModel  # noqa: E402
 
 

@@ -191,7 +191,7 @@ def test_held_out_accuracy():
     if not (DATA / "bbc.jsonl").exists() or not (DATA / "ag_news.csv").exists():
         pytest.skip(f"no labelled topic data at {DATA.resolve()} (shared/data/topics is not beside the repo)")
     sys.path.insert(0, str(REPO / "bench"))
-    from train_topics import default_sources, split
+    from topic_data import default_sources, split
 
     model = TopicModel.load()
     for name, floor in (("BBC News", 0.95), ("AG News", 0.88)):
