@@ -5,11 +5,14 @@ worker over the whole data set):
 1. every article gets a `Signature`: MinHash of its word shingles, content hash, canonical URL
    and a rank (earliest published, then longest, then id: the best-ranked copy is kept); the
    signatures kept by earlier runs join them, ranked before all of this run's;
-2. each signature goes into buckets: one per LSH band, one for its content hash, one for its URL;
-3. in a bucket, each of this run's members is checked against the bucket's best-ranked members
-   ranked before it (at most `max_bucket_size`, so a hot bucket costs linear time) and linked to
-   the first that is a copy: an estimated Jaccard of `near_duplicate_jaccard` or more, or a
-   shorter text `near_duplicate_containment` contained in the longer (a trimmed copy);
+2. each article's rank (not its signature: it would be shuffled once per bucket) goes into
+   buckets: one per LSH band, one for its content hash, one for its URL;
+3. in an exact bucket (hash, URL), each of this run's members is linked to the best-ranked one;
+   in a band bucket, each is paired with the bucket's best-ranked members ranked before it (at
+   most `max_bucket_size`, so a hot bucket costs linear time). Each distinct pair meets the two
+   signatures, one keyed join at a time, and is a link if they are copies: an estimated Jaccard
+   of `near_duplicate_jaccard` or more, or a shorter text `near_duplicate_containment` contained
+   in the longer (a trimmed copy);
 4. the links are resolved into connected components (transitive groups), and each component's
    best-ranked member is its keeper;
 5. articles are joined with their components: keepers and unlinked articles go on, the others
@@ -59,16 +62,19 @@ class DedupeArticles(beam.PTransform):
         if self.state is not None:
             remembered = articles.pipeline | "Remembered" >> ReadRememberedSignatures(self.state, s, self.now)
             signatures = (signatures, remembered) | "AllSignatures" >> beam.Flatten()
-        links = (
+        by_key = signatures | "SignatureByKey" >> beam.Map(lambda sig: (sig.rank.key, sig))
+        candidates = (
             signatures
-            | "Buckets" >> beam.FlatMap(bucket_keys, s)
+            | "Buckets" >> beam.FlatMap(lambda sig: ((key, tuple(sig.rank)) for key in bucket_keys(sig, s)))
             | "GroupBuckets" >> beam.GroupByKey()
-            | "LinkCopies" >> beam.FlatMap(link_bucket, s)
+            | "PairMembers" >> beam.FlatMap(pair_bucket, s.max_bucket_size).with_outputs("exact", main="pairs")
         )
+        verified = candidates.pairs | "VerifyPairs" >> VerifyPairs(by_key, s)
+        links = (candidates.exact, verified) | "Links" >> beam.Flatten()
         groups = links | "Groups" >> ConnectedComponents(s.component_rounds, STAGE)
         routed = (
             {"article": articles | "ArticleByKey" >> beam.Map(lambda a: (node_key(a.run_id, a.id), a)),
-             "signature": signatures | "SignatureByKey" >> beam.Map(lambda sig: (sig.rank.key, sig)),
+             "signature": by_key,
              "keeper": groups}
             | "JoinGroups" >> beam.CoGroupByKey()
             | "Route" >> beam.ParDo(RouteArticle()).with_outputs("keepers", "copies", main="kept")
@@ -92,33 +98,74 @@ class SignArticle(beam.DoFn):
         self.msecs.inc(int((time.perf_counter() - started) * 1000))
 
 
-def bucket_keys(signature: Signature, settings: Settings) -> Iterator[tuple[str, tuple]]:
-    # A plain tuple: a bucket member is shuffled once per band, and tuples encode ~20x faster
-    # than a dataclass.
-    member = (tuple(signature.rank), signature.minhash, signature.shingles)
-    yield f"hash:{signature.content_hash}", member
+def bucket_keys(signature: Signature, settings: Settings) -> Iterator[str]:
+    yield f"hash:{signature.content_hash}"
     if signature.url:
-        yield f"url:{signature.url}", member
+        yield f"url:{signature.url}"
     for band in minhash.band_keys(signature.minhash, settings):
-        yield f"band{band}", member
+        yield f"band{band}"
 
 
-def link_bucket(bucket: tuple[str, Iterable[tuple]], settings: Settings) -> Iterator[tuple[Rank, Rank]]:
-    """(copy, better-ranked original) links of this run's members of one bucket."""
+def pair_bucket(bucket: tuple[str, Iterable[tuple]], max_bucket_size: int) -> Iterator:
+    """The (copy, better-ranked original) links of one exact bucket's members of this run,
+    tagged "exact"; a band bucket's (member, better-ranked candidate) pairs, to be verified.
+    Ranks travel as plain tuples, which encode ~20x faster than named ones."""
     key, members = bucket
-    best = heapq.nsmallest(settings.max_bucket_size, members)  # by rank, the members' first field
+    best = heapq.nsmallest(max_bucket_size, members)
     if len(best) < 2:
         return
     exact = key.startswith(EXACT_BUCKETS)
-    for rank, signature, shingles in members:
+    for rank in members:
         if not rank[0]:
             continue  # kept by an earlier run: never a copy
-        for candidate_rank, candidate, candidate_shingles in best:
-            if candidate_rank >= rank:
+        if exact:
+            if best[0] < rank:
+                yield beam.pvalue.TaggedOutput("exact", (Rank(*rank), Rank(*best[0])))
+            continue
+        for candidate in best:
+            if candidate >= rank:
                 break
-            if exact or is_copy(signature, shingles, candidate, candidate_shingles, settings):
-                yield Rank(*rank), Rank(*candidate_rank)
-                break
+            yield rank, candidate
+
+
+class VerifyPairs(beam.PTransform):
+    """Candidate (member, better-ranked candidate) rank pairs to the links between copies: each
+    distinct pair joined with the member's signature, then with the candidate's, and compared."""
+
+    def __init__(self, signatures_by_key, settings: Settings):
+        super().__init__()
+        self.signatures_by_key = signatures_by_key
+        self.settings = settings
+
+    def expand(self, pairs):
+        with_copy = (
+            {"pair": (pairs
+                      | "DistinctPairs" >> beam.Distinct()
+                      | "ByMember" >> beam.Map(lambda pair: (Rank(*pair[0]).key, pair[1]))),
+             "signature": self.signatures_by_key}
+            | "JoinMembers" >> beam.CoGroupByKey()
+            | "ToCandidates" >> beam.FlatMap(to_candidates)
+        )
+        return (
+            {"member": with_copy, "signature": self.signatures_by_key}
+            | "JoinCandidates" >> beam.CoGroupByKey()
+            | "Compare" >> beam.FlatMap(compare_pairs, self.settings)
+        )
+
+
+def to_candidates(joined: tuple[str, dict]) -> Iterator[tuple[str, Signature]]:
+    _key, group = joined
+    member = next(iter(group["signature"]), None)
+    for candidate in group["pair"]:
+        yield Rank(*candidate).key, member
+
+
+def compare_pairs(joined: tuple[str, dict], settings: Settings) -> Iterator[tuple[Rank, Rank]]:
+    _key, group = joined
+    candidate = next(iter(group["signature"]), None)
+    for member in group["member"]:
+        if is_copy(member.minhash, member.shingles, candidate.minhash, candidate.shingles, settings):
+            yield member.rank, candidate.rank
 
 
 def is_copy(a: bytes, a_shingles: int, b: bytes, b_shingles: int, settings: Settings) -> bool:

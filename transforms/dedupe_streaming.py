@@ -89,7 +89,7 @@ class StreamingDedupe(beam.PTransform):
 def to_buckets(signed: tuple[Article, Signature], settings: Settings,
                timestamp=beam.DoFn.TimestampParam) -> Iterator[tuple[str, Member]]:
     article, signature = signed
-    for key, _member in bucket_keys(signature, settings):
+    for key in bucket_keys(signature, settings):
         yield key, Member(article.id, float(timestamp), signature)
 
 
