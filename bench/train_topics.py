@@ -1,4 +1,4 @@
-"""Train the topic classifier and write its artefact (transforms/models/topics-v2.{npz,json}).
+"""Train the topic classifier and write its artefact (transforms/models/topics-v1.{npz,json}).
 
 The packaged model, from the labelled news in shared/data/topics (BBC News and AG News):
 
@@ -18,11 +18,9 @@ Every label must map to a slug; "other" is added, and is never trained.
 
 Each data set is split 80/20, stratified by label, with a fixed seed, after dropping exact
 duplicates (same title and text, whitespace collapsed); only the 80% is used here, and
-bench/topics_eval.py scores the 20%. Each regime (snippets, full articles: the gate tells them
-apart) gets its own model, trained on the texts of its length. Its choices (the weight of the
-texts made from the other regime, SVM C, complement naive Bayes alpha and their blend) are made
-by 5-fold cross-validation inside the 80%, as are the two temperatures and the threshold. sklearn
-is used here only: the artefact is plain arrays for transforms/topic_model.py.
+bench/topics_eval.py scores the 20%. Model choices (SVM C, complement naive Bayes alpha, their
+blend, the probability temperature and the threshold) are made by 5-fold cross-validation inside
+the 80%. sklearn is used here only: the artefact is plain arrays for transforms/topic_model.py.
 """
 
 from __future__ import annotations
@@ -37,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.optimize import minimize
+from scipy.optimize import minimize_scalar
 from sklearn.isotonic import IsotonicRegression
 from sklearn.model_selection import StratifiedKFold
 from sklearn.naive_bayes import ComplementNB
@@ -54,10 +52,9 @@ CATEGORY_BOOST = 1.0
 PSEUDO_ARTICLE_SIZE = 8  # AG snippets average ~230 characters: 8 make an article-length text
 SNIPPET_CHARS = 300
 HEAD_WORDS = 150  # the title and opening words get their own features: the lead says what a story is about
-REGIMES = ("snippet", "article")  # the artefact's column order; the gate tells them apart
-GRID_CROSS_WEIGHT = (0.0, 0.3, 1.0)  # the weight of texts made from the other regime (pseudo-articles, openings)
 GRID_C = (0.5, 1.0)
-GRID_ALPHA = (0.03, 0.1, 0.3, 1.0)
+GRID_COPY_SCALE = (1.0, 2.0)
+GRID_ALPHA = (0.1, 0.3, 1.0)
 GRID_BLEND = (0.0, 0.25, 0.5, 0.75, 1.0)  # the SVM's share of the blended score
 
 IPTC_TOPICS = {
@@ -80,27 +77,26 @@ SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 
 
 def cross_regime_docs(docs: list[Doc], folds: np.ndarray) -> tuple[list[Doc], np.ndarray]:
-    """Extra texts so each regime's model sees every source's labels, built within a fold, and the
-    index of the text each was made from (its source and fold).
+    """Extra training text so each regime's weights see every source's labels, built within a fold.
 
     Snippets of one label and fold are joined PSEUDO_ARTICLE_SIZE at a time into a pseudo-article,
     and every article gives a snippet (its title and opening, about SNIPPET_CHARS)."""
-    extra, origin = [], []
+    extra, extra_folds = [], []
     is_article = np.array([article_gate(d.title, d.text, GATE_CHARS, GATE_SLOPE) >= 0.5 for d in docs])
     for fold in np.unique(folds):
         by_label = collections.defaultdict(list)
         for i in np.flatnonzero((folds == fold) & ~is_article):
-            by_label[docs[i].slug].append(i)
+            by_label[docs[i].slug].append(docs[i])
         for slug, snippets in sorted(by_label.items()):
             for start in range(0, len(snippets), PSEUDO_ARTICLE_SIZE):
-                chunk = [docs[i] for i in snippets[start:start + PSEUDO_ARTICLE_SIZE]]
+                chunk = snippets[start:start + PSEUDO_ARTICLE_SIZE]
                 extra.append(Doc(chunk[0].title, "\n\n".join(f"{d.title}. {d.text}" for d in chunk), slug))
-                origin.append(snippets[start])
+                extra_folds.append(fold)
         for i in np.flatnonzero((folds == fold) & is_article):
             opening = docs[i].text.strip()[:SNIPPET_CHARS].rsplit(" ", 1)[0]
             extra.append(Doc(docs[i].title, opening, docs[i].slug))
-            origin.append(i)
-    return extra, np.array(origin, dtype=int)
+            extra_folds.append(fold)
+    return extra, np.array(extra_folds)
 
 
 class Vectoriser:
@@ -130,12 +126,22 @@ class Vectoriser:
             x = x + sp.diags(1 / np.where(norms > 0, norms, 1)) @ group
         return x.tocsr()[:, self.buckets]
 
-def fit_svm(x, y, c, weight):
-    return LinearSVC(C=c, random_state=SEED).fit(x, y, sample_weight=weight)
+    @staticmethod
+    def augment(x: sp.csr_matrix, docs: list[Doc], copy_scale: float) -> sp.csr_matrix:
+        """Shared, article-only and snippet-only copies of the features, plus a bias per regime.
+
+        A larger copy_scale regularises the regime-only weights less (Daume's feature augmentation)."""
+        gate = np.array([article_gate(d.title, d.text, GATE_CHARS, GATE_SLOPE) for d in docs])
+        article, snippet = sp.diags(copy_scale * gate), sp.diags(copy_scale * (1 - gate))
+        return sp.hstack([x, article @ x, snippet @ x, gate[:, None], 1 - gate[:, None]]).tocsr()
 
 
-def fit_cnb(x, y, alpha, weight):
-    return ComplementNB(alpha=alpha).fit(x, y, sample_weight=weight)
+def fit_svm(x, y, c):
+    return LinearSVC(C=c, random_state=SEED).fit(x, y)
+
+
+def fit_cnb(x, y, alpha):
+    return ComplementNB(alpha=alpha).fit(x, y)
 
 
 def cnb_scores(model, x):
@@ -152,57 +158,38 @@ def softmax(logits):
     return p / p.sum(axis=1, keepdims=True)
 
 
-def mixed(scores, gate, temperatures):
-    """The logits as TopicModel mixes them: the snippet model's and the article model's, weighted by the gate."""
-    return (1 - gate)[:, None] * temperatures[0] * scores[0] + gate[:, None] * temperatures[1] * scores[1]
-
-
-def source_accuracy(scores, y, sources, classes):
-    predicted = classes[scores.argmax(axis=1)]
-    return {str(g): float(np.mean(predicted[sources == g] == y[sources == g])) for g in np.unique(sources)}
-
-
-def cross_validate_regime(x, y, sources, folds, original, in_regime, classes):
-    """One regime's model: out-of-fold scores over the grid, and the choice that maximises mean per-source
-    accuracy on the texts of the regime's length, originals and those made from the other regime alike,
-    so that a source with no texts of this length still counts.
-
-    The model trains on the texts of its regime: the originals at weight 1, the cross-regime texts
-    (pseudo-articles, openings) at the grid's cross weight. A weight that leaves a class unseen is
-    skipped. Out-of-fold scores of the originals are kept for the mixed model."""
+def cross_validate(x, docs, y, groups, folds, original, classes):
+    """Out-of-fold scores of the original articles over the grid, and the choice that maximises
+    mean per-source accuracy. Rows with original False are augmentation, trained on but never scored."""
     best = None
-    for cross_weight in GRID_CROSS_WEIGHT:
-        weight = np.where(original, 1.0, cross_weight)
-        rows = in_regime & (weight > 0)
-        if any(set(y[rows & (folds != fold)]) != set(classes) for fold in range(FOLDS)):
-            continue
+    for scale in GRID_COPY_SCALE:
+        augmented = Vectoriser.augment(x, docs, scale)
         svm_oof = {c: np.zeros((len(y), len(classes))) for c in GRID_C}
         cnb_oof = {a: np.zeros((len(y), len(classes))) for a in GRID_ALPHA}
         for fold in range(FOLDS):
-            train, test = np.flatnonzero(rows & (folds != fold)), np.flatnonzero(folds == fold)
+            train, test = np.flatnonzero(folds != fold), np.flatnonzero((folds == fold) & original)
             for c in GRID_C:
-                svm_oof[c][test] = fit_svm(x[train], y[train], c, weight[train]).decision_function(x[test])
+                svm_oof[c][test] = fit_svm(augmented[train], y[train], c).decision_function(augmented[test])
             for a in GRID_ALPHA:
-                cnb_oof[a][test] = cnb_scores(fit_cnb(x[train], y[train], a, weight[train]), x[test])
+                cnb_oof[a][test] = cnb_scores(fit_cnb(augmented[train], y[train], a), augmented[test])
         for c, a, blend in itertools.product(GRID_C, GRID_ALPHA, GRID_BLEND):
-            scales = (svm_oof[c][in_regime].std(), cnb_oof[a][in_regime].std())
-            oof = blended(svm_oof[c], cnb_oof[a], blend, scales)
-            accuracy = np.mean(list(source_accuracy(oof[in_regime], y[in_regime], sources[in_regime], classes).values()))
+            scales = (svm_oof[c][original].std(), cnb_oof[a][original].std())
+            oof = blended(svm_oof[c], cnb_oof[a], blend, scales)[original]
+            predicted, truth, sources = classes[oof.argmax(axis=1)], y[original], groups[original]
+            accuracy = np.mean([np.mean(predicted[sources == g] == truth[sources == g]) for g in np.unique(sources)])
             if best is None or accuracy > best["cv_accuracy"]:
-                best = dict(cross_weight=cross_weight, C=c, alpha=a, blend=blend, scales=scales,
-                            cv_accuracy=accuracy, oof=oof[original])
-    if best is None:
-        raise SystemExit("a regime's texts do not cover every label in every fold")
+                best = dict(copy_scale=scale, C=c, alpha=a, blend=blend, scales=scales, cv_accuracy=accuracy,
+                            oof=oof, per_source={str(g): round(float(np.mean(predicted[sources == g] == truth[sources == g])), 4)
+                                                 for g in np.unique(sources)})
     return best
 
 
-def fit_temperatures(scores, gate, y, classes):
-    """A temperature per regime, minimising the out-of-fold log loss of the gate-mixed probabilities."""
+def fit_temperature(scores, y, classes):
     truth = np.searchsorted(classes, y)
-    def log_loss(temperatures):
-        p = softmax(mixed(scores, gate, temperatures))
+    def log_loss(t):
+        p = softmax(t * scores)
         return -np.mean(np.log(p[np.arange(len(y)), truth] + 1e-12))
-    return minimize(log_loss, x0=[1.0, 1.0], bounds=[(0.01, 100)] * 2, method="L-BFGS-B").x
+    return float(minimize_scalar(log_loss, bounds=(0.01, 100), method="bounded").x)
 
 
 def choose_threshold(probs, y, classes):
@@ -214,25 +201,17 @@ def choose_threshold(probs, y, classes):
     return float(grid[np.argmax(curve.predict(grid) >= 0.5)])
 
 
-def fit_regime(x, y, original, in_regime, choice):
-    """The chosen model refitted on all its regime's texts: (svm, cnb)."""
-    weight = np.where(original, 1.0, choice["cross_weight"])
-    rows = np.flatnonzero(in_regime & (weight > 0))
-    return (fit_svm(x[rows], y[rows], choice["C"], weight[rows]),
-            fit_cnb(x[rows], y[rows], choice["alpha"], weight[rows]))
-
-
-def regime_scores(models, choice, x):
-    svm, cnb = models
-    return blended(svm.decision_function(x), cnb_scores(cnb, x), choice["blend"], choice["scales"])
-
-
-def regime_weights(models, choice, temperature):
-    """The regime's blend as one linear model, temperature included: weights (buckets, classes) and biases (classes)."""
-    svm, cnb = models
-    svm_share, cnb_share = choice["blend"] / choice["scales"][0], (1 - choice["blend"]) / choice["scales"][1]
-    w = svm_share * svm.coef_ + cnb_share * (cnb.feature_log_prob_ - cnb.feature_log_prob_.mean(axis=0))
-    return temperature * w.T, temperature * svm_share * svm.intercept_
+def fold_weights(svm, cnb, choice, temperature, n):
+    """One linear model: columns x (snippet, article) regimes, from the blend over augmented features."""
+    w = temperature * (choice["blend"] / choice["scales"][0] * svm.coef_
+                       + (1 - choice["blend"]) / choice["scales"][1]
+                       * (cnb.feature_log_prob_ - cnb.feature_log_prob_.mean(axis=0)))
+    b = temperature * choice["blend"] / choice["scales"][0] * svm.intercept_
+    scale = choice["copy_scale"]
+    shared, article, snippet = w[:, :n], scale * w[:, n:2 * n], scale * w[:, 2 * n:3 * n]
+    weights = np.stack([shared + snippet, shared + article], axis=1)  # (classes, 2, n)
+    bias = np.stack([b + w[:, 3 * n + 1], b + w[:, 3 * n]])  # (2, classes)
+    return weights.transpose(2, 1, 0), bias  # (n, 2, classes)
 
 
 def train(sources: dict[str, list[Doc]], topics: dict[str, str], aliases: dict[str, list[str]],
@@ -254,31 +233,23 @@ def train(sources: dict[str, list[Doc]], topics: dict[str, str], aliases: dict[s
     for fold, (_, test) in enumerate(StratifiedKFold(FOLDS, shuffle=True, random_state=SEED).split(
             y, [f"{g}|{label}" for g, label in zip(groups, y)])):
         folds[test] = fold
-    extra, origin = cross_regime_docs(train_docs, folds)
+    extra, extra_folds = cross_regime_docs(train_docs, folds)
     print(f"plus {len(extra)} cross-regime texts (pseudo-articles and snippets)")
     vectoriser = Vectoriser(train_docs)  # idf from real articles only
     all_docs = train_docs + extra
     all_y = np.concatenate([y, [d.slug for d in extra]])
-    all_sources = np.concatenate([groups, groups[origin]])
-    all_folds = np.concatenate([folds, folds[origin]])
     original = np.arange(len(all_docs)) < len(train_docs)
-    gate = np.array([article_gate(d.title, d.text, GATE_CHARS, GATE_SLOPE) for d in all_docs])
-    x = vectoriser.transform(all_docs)
-    choices = [cross_validate_regime(x, all_y, all_sources, all_folds, original, in_regime, classes)
-             for in_regime in (gate < 0.5, gate >= 0.5)]  # the artefact's column order: snippet, article
-    temperatures = fit_temperatures([c["oof"] for c in choices], gate[original], y, classes)
-    oof = mixed([c["oof"] for c in choices], gate[original], temperatures)
-    threshold = choose_threshold(softmax(oof), y, classes)
-    cv_accuracy = {g: round(a, 4) for g, a in source_accuracy(oof, y, groups, classes).items()}
-    for regime, choice, temperature in zip(REGIMES, choices, temperatures):
-        print(f"{regime} model chosen by {FOLDS}-fold CV: cross weight {choice['cross_weight']} C={choice['C']} "
-              f"alpha={choice['alpha']} svm share={choice['blend']} temperature {temperature:.2f}")
-    print(f"cross-validated accuracy {cv_accuracy}; threshold {threshold}")
-    models = [fit_regime(x, all_y, original, in_regime, choice)
-              for in_regime, choice in zip((gate < 0.5, gate >= 0.5), choices)]
-    folded = [regime_weights(m, c, t) for m, c, t in zip(models, choices, temperatures)]
-    weights = np.stack([w for w, _ in folded], axis=1)  # (buckets, regimes, classes)
-    bias = np.stack([b for _, b in folded])  # (regimes, classes)
+    plain = vectoriser.transform(all_docs)
+    choice = cross_validate(plain, all_docs, all_y, np.concatenate([groups, ["extra"] * len(extra)]),
+                            np.concatenate([folds, extra_folds]), original, classes)
+    x = Vectoriser.augment(plain, all_docs, choice["copy_scale"])
+    temperature = fit_temperature(choice["oof"], y, classes)
+    threshold = choose_threshold(softmax(temperature * choice["oof"]), y, classes)
+    print(f"chosen by {FOLDS}-fold CV: copy scale {choice['copy_scale']} C={choice['C']} alpha={choice['alpha']} svm share={choice['blend']} "
+          f"(accuracy {choice['per_source']}); temperature {temperature:.2f}; threshold {threshold}")
+    svm = fit_svm(x, all_y, choice["C"])
+    cnb = fit_cnb(x, all_y, choice["alpha"])
+    weights, bias = fold_weights(svm, cnb, choice, temperature, len(vectoriser.buckets))
     out.mkdir(parents=True, exist_ok=True)
     meta_path = out / f"topics-{version}.json"
     np.savez_compressed(meta_path.with_suffix(".npz"), buckets=vectoriser.buckets.astype(np.uint32),
@@ -290,24 +261,26 @@ def train(sources: dict[str, list[Doc]], topics: dict[str, str], aliases: dict[s
         "gate_chars": GATE_CHARS, "gate_slope": GATE_SLOPE, "head_words": HEAD_WORDS,
         "category_boost": CATEGORY_BOOST, "category_aliases": aliases,
         "training": {"sources": {g: int(np.sum(groups == g)) for g in np.unique(groups)}, "seed": SEED,
-                     "test_share": TEST_SHARE, "min_df": MIN_DF,
-                     "regimes": {regime: {"cross_weight": c["cross_weight"], "svm_C": c["C"], "cnb_alpha": c["alpha"],
-                                          "svm_share": c["blend"], "temperature": round(float(t), 4)}
-                                 for regime, c, t in zip(REGIMES, choices, temperatures)},
-                     "cv_accuracy": cv_accuracy},
+                     "test_share": TEST_SHARE, "min_df": MIN_DF, "copy_scale": choice["copy_scale"], "svm_C": choice["C"], "cnb_alpha": choice["alpha"],
+                     "svm_share": choice["blend"], "temperature": round(temperature, 4),
+                     "cv_accuracy": {g: round(a, 4) for g, a in choice["per_source"].items()}},
     }
     meta_path.write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
-    sample = np.arange(0, len(train_docs), max(1, len(train_docs) // 300))
-    expected = softmax(mixed([regime_scores(m, c, x[sample]) for m, c in zip(models, choices)], gate[sample], temperatures))
-    check_artefact(meta_path, [train_docs[i] for i in sample], expected, classes)
+    check_artefact(meta_path, train_docs[:: max(1, len(train_docs) // 300)], svm, cnb, x, choice, temperature,
+                   classes, train_docs)
     return meta_path
 
 
-def check_artefact(meta_path, sample, expected, classes):
+def check_artefact(meta_path, sample, svm, cnb, x, choice, temperature, classes, train_docs):
     """The artefact, loaded as the pipeline loads it, must reproduce the sklearn models' probabilities."""
     model = TopicModel.load(str(meta_path))
+    index = {id(d): i for i, d in enumerate(train_docs)}
+    rows = x[[index[id(d)] for d in sample]]
+    cnb_part = cnb_scores(cnb, rows)
+    expected = softmax(temperature * blended(svm.decision_function(rows), cnb_part, choice["blend"], choice["scales"]))
     got = model.slug_probabilities([d.title for d in sample], [d.text for d in sample])
-    gap = float(np.abs(got[:, [model.slugs.index(c) for c in classes]] - expected).max())
+    got = got[:, [model.slugs.index(c) for c in classes]]
+    gap = float(np.abs(got - expected).max())
     print(f"artefact check on {len(sample)} articles: max probability gap {gap:.2e}")
     if gap > 0.02:
         raise SystemExit("the artefact does not reproduce the trained model")
@@ -322,7 +295,7 @@ def main(argv=None):
     parser.add_argument("--title-field")
     parser.add_argument("--taxonomy", type=Path, help="JSON: topics (slug -> IPTC code), labels (label -> slug)")
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--version", default="v2")
+    parser.add_argument("--version", default="v1")
     args = parser.parse_args(argv)
     if args.jsonl:
         spec = json.loads(args.taxonomy.read_text(encoding="utf-8")) if args.taxonomy else {}
