@@ -28,7 +28,6 @@ its group).
 from __future__ import annotations
 
 import heapq
-import time
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 
@@ -41,6 +40,7 @@ from transforms import minhash
 from transforms.components import ConnectedComponents
 from transforms.signature_store import ReadRememberedSignatures
 from transforms.signatures import Rank, Signature, node_key, sign
+from transforms.stage_time import StageTime
 
 STAGE = "dedupe"
 EXACT_BUCKETS = ("hash", "url")
@@ -90,12 +90,15 @@ class DedupeArticles(beam.PTransform):
 class SignArticle(beam.DoFn):
     def __init__(self, settings: Settings):
         self.settings = settings
-        self.msecs = Metrics.counter(STAGE, "msecs")
+        self.time = StageTime(STAGE)
 
     def process(self, article: Article) -> Iterator[Signature]:
-        started = time.perf_counter()
-        yield sign(article, self.settings)
-        self.msecs.inc(int((time.perf_counter() - started) * 1000))
+        with self.time.measure():
+            signature = sign(article, self.settings)
+        yield signature
+
+    def finish_bundle(self):
+        self.time.report()
 
 
 def bucket_keys(signature: Signature, settings: Settings) -> Iterator[str]:
