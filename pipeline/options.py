@@ -102,6 +102,9 @@ class Settings:
         default_factory=lambda: dict(NER_MODELS_BY_LANGUAGE), hash=False)
     ner_batch_size: int = 64
     ner_max_chars: int = 100_000  # text beyond this is not tagged
+    # spaCy's tokenizer splits a space-free run one character at a time, rescanning the rest of it
+    # each time (quadratic: a run of 8,000 '?' takes 8 s); longer runs get a space every this many
+    ner_max_run_chars: int = 100
     # topics
     topic_threshold: float | None = None  # None: the model's own documented threshold
     # stories

@@ -17,7 +17,7 @@ from pipeline.options import DEFAULT_RUNNER, Settings
 from pipeline.run import installed_ner_model, pipeline_options, run_pipeline
 from transforms import entity_fixes
 from transforms.entities import (
-    SKIPPED, TRUNCATED, TagBatch, TagEntities, load_ner, unneeded_components)
+    SKIPPED, TRUNCATED, TagBatch, TagEntities, load_ner, ner_text, unneeded_components)
 from transforms.entity_names import Mention, canonical_entities, canonical_name, name_key
 from transforms.extract_text import extract_plain_text
 from transforms.rejects import REJECTS
@@ -333,6 +333,24 @@ def test_long_texts_are_tagged_up_to_the_limit(tmp_path):
     tagged = out["long"]
     assert {e.name for e in tagged.entities} == {"Vladimir Putin", "Moscow"}
     assert tagged.meta[TRUNCATED] == f"entities were tagged in the first 100 of {len(text)} characters"
+
+
+def test_a_long_run_of_symbols_is_broken_up_and_the_names_after_it_keep_their_place(tmp_path):
+    """spaCy's tokenizer is quadratic in a space-free run (8,000 '?' take seconds); runs are cut
+    into pieces of `ner_max_run_chars`, in place, so the offsets are still the article's."""
+    text = "Vladimir Putin spoke in Moscow. " + "?" * 30_000 + " Angela Merkel spoke in Berlin."
+    out, _ = run_stage([article("symbols", text)], tmp_path)
+    entities = {e.name: e for e in out["symbols"].entities}
+    assert {"Vladimir Putin", "Moscow", "Angela Merkel", "Berlin"} <= set(entities)
+    assert entities["Angela Merkel"].first_position == text.index("Angela Merkel")
+    assert entities["Berlin"].first_position == text.index("Berlin")
+
+
+def test_the_tagged_text_breaks_only_the_runs_too_long():
+    settings = Settings(ner_max_run_chars=10)
+    text = "x.org/a " + "?" * 25 + " end"
+    assert ner_text(text, settings) == "x.org/a " + ("?" * 9 + " ") * 2 + "?" * 5 + " end"
+    assert ner_text("short words only", settings) == "short words only"
 
 
 class BrokenOn:

@@ -10,7 +10,7 @@ model passes untagged, with the reason in its `meta`: it is never tagged with th
 from __future__ import annotations
 
 import copy
-import time
+import re
 from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +23,7 @@ from pipeline.options import Settings
 from transforms.entity_fixes import corrected_mentions
 from transforms.entity_names import Mention, canonical_entities
 from transforms.rejects import REJECTS, reject_article
+from transforms.stage_time import StageTime
 
 STAGE = "entities"
 SKIPPED = "entities_skipped"  # meta key: why an article has no entities tagged
@@ -53,25 +54,29 @@ class TagBatch(beam.DoFn):
         self.tagged = Metrics.counter(STAGE, "tagged")
         self.skipped = Metrics.counter(STAGE, "skipped")
         self.rejected = Metrics.counter(STAGE, "rejected")
-        self.msecs = Metrics.counter(STAGE, "msecs")
+        self.time = StageTime(STAGE)
 
     def setup(self):
         self.models = {ENGLISH: load_ner(self.settings.ner_model)}
 
     def process(self, batch: list[Article]) -> Iterator:
-        started = time.perf_counter()
-        by_language: dict[str, list[Article]] = defaultdict(list)
-        for article in batch:
-            language = base_language(article.language)
-            reason = self.missing_model(language)
-            if reason:
-                self.skipped.inc()
-                yield with_meta(article, SKIPPED, reason)
-            else:
-                by_language[language].append(article)
-        for language, articles in by_language.items():
-            yield from self.tag(self.models[language], articles)
-        self.msecs.inc(int((time.perf_counter() - started) * 1000))
+        with self.time.measure():  # the whole batch before yielding: fused steps run inside the yield
+            outputs = []
+            by_language: dict[str, list[Article]] = defaultdict(list)
+            for article in batch:
+                language = base_language(article.language)
+                reason = self.missing_model(language)
+                if reason:
+                    self.skipped.inc()
+                    outputs.append(with_meta(article, SKIPPED, reason))
+                else:
+                    by_language[language].append(article)
+            for language, articles in by_language.items():
+                outputs.extend(self.tag(self.models[language], articles))
+        yield from outputs
+
+    def finish_bundle(self):
+        self.time.report()
 
     def missing_model(self, language: str | None) -> str | None:
         """Why articles in this language cannot be tagged, or None when its model is loaded."""
@@ -87,7 +92,7 @@ class TagBatch(beam.DoFn):
 
     def tag(self, nlp, articles: list[Article]) -> Iterator:
         limit = self.settings.ner_max_chars
-        texts = [a.text[:limit] for a in articles]
+        texts = [ner_text(a.text, self.settings) for a in articles]
         try:
             docs = list(nlp.pipe(texts, batch_size=self.settings.ner_batch_size))
         except Exception:  # noqa: BLE001 - tag one by one so that one bad text rejects only itself
@@ -105,6 +110,14 @@ class TagBatch(beam.DoFn):
             except Exception as error:  # noqa: BLE001
                 self.rejected.inc()
                 yield reject_article(STAGE, error, article)
+
+
+def ner_text(text: str, settings: Settings) -> str:
+    """The text as it is tagged: its first `ner_max_chars`, each space-free run longer than
+    `ner_max_run_chars` broken by a space in place of every such run's last character (the
+    offsets of the mentions stay those of the article's text)."""
+    run = re.compile(r"(\S{%d})\S" % (settings.ner_max_run_chars - 1))
+    return run.sub(r"\1 ", text[:settings.ner_max_chars])
 
 
 def entity_mentions(doc, text: str) -> list[Mention]:
