@@ -189,7 +189,7 @@ def run_dedupe(docs: list[Doc], settings: Settings, workers: int) -> tuple[set[s
         started, cpu_started = time.perf_counter(), time.process_time()
         with beam.Pipeline(options=pipeline_options(args)) as pipeline:
             articles = pipeline | "Read" >> beam.io.ReadFromText(str(inputs)) | "Parse" >> beam.Map(to_article)
-            kept, duplicates = articles | "Dedupe" >> DedupeArticles(settings)
+            kept, duplicates, _rejects = articles | "Dedupe" >> DedupeArticles(settings)
             kept | "KeptIds" >> beam.Map(lambda a: a.id) | "WriteKept" >> beam.io.WriteToText(f"{folder}/kept")
             (duplicates | "Rows" >> beam.Map(lambda d: json.dumps(d.to_row()))
              | "WriteDuplicates" >> beam.io.WriteToText(f"{folder}/duplicates"))

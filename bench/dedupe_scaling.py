@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.no_dedupe:
         outputs = {"made": articles}
     else:
-        kept, duplicates = articles | "Dedupe" >> DedupeArticles(Settings())
+        kept, duplicates, _rejects = articles | "Dedupe" >> DedupeArticles(Settings())
         outputs = {"kept": kept, "duplicates": duplicates}
     for name, collection in outputs.items():
         collection | f"Count{name}" >> beam.ParDo(CountAs(name))

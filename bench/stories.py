@@ -65,7 +65,7 @@ def run_stories(articles: list[Article], settings: Settings) -> tuple[dict[str, 
         started = time.perf_counter()
         with beam.Pipeline(options=pipeline_options([])) as pipeline:
             clean, _rejects = pipeline | beam.Create(articles) | "Clean" >> CleanArticles(settings)
-            kept, duplicates = clean | "Dedupe" >> DedupeArticles(settings)
+            kept, duplicates, _rejects = clean | "Dedupe" >> DedupeArticles(settings)
             tagged, _rejects = kept | "Entities" >> TagEntities(settings)
             (tagged | "Pickle" >> beam.Map(lambda a: pickle.dumps(a).hex())
              | "WriteTagged" >> beam.io.WriteToText(f"{folder}/tagged"))

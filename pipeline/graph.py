@@ -42,11 +42,11 @@ class IngestArticles(beam.PTransform):
                                                                 self.now)
         clean, clean_rejects = raw | "Clean" >> CleanArticles(s)
         remembered = signature_folder(self.output) if self.output else None
-        kept, duplicates = clean | "Dedupe" >> DedupeArticles(s, remembered, self.now)
+        kept, duplicates, dedupe_rejects = clean | "Dedupe" >> DedupeArticles(s, remembered, self.now)
         tagged, entity_rejects = kept | "Entities" >> TagEntities(s)
         classified, topic_rejects = tagged | "Topics" >> ClassifyTopics(s)
         articles = classified | "Stories" >> AssignStories(s)
-        rejects = (read_rejects, clean_rejects, entity_rejects, topic_rejects) | "AllRejects" >> beam.Flatten()
+        rejects = (read_rejects, clean_rejects, dedupe_rejects, entity_rejects, topic_rejects) | "AllRejects" >> beam.Flatten()
         read = (raw, read_rejects) | "AllRead" >> beam.Flatten()
         ledger = {"read": read, "kept": articles, "duplicates": duplicates, "rejected": rejects} | "Ledger" >> Ledger(self.run_id)
         return articles, duplicates, rejects, ledger

@@ -54,7 +54,7 @@ class StreamIngest(beam.PTransform):
         s = self.settings
         raw, read_rejects = impulses | "Read" >> PollFeeds(self.feeds, self.stream_id, s, expire_state=not self.bounded)
         clean, clean_rejects = raw | "Clean" >> CleanArticles(s)
-        kept, duplicates = clean | "Dedupe" >> StreamingDedupe(s, expire_state=not self.bounded)
+        kept, duplicates, dedupe_rejects = clean | "Dedupe" >> StreamingDedupe(s, expire_state=not self.bounded)
         # From here on in the write's windows (the stateful stages above work across them): the
         # batching stages keep each article in its window, and the outcomes flatten together.
         windowed = {name: collection | f"Window{name}" >> beam.WindowInto(FixedWindows(s.stream_window_seconds))

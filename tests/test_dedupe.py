@@ -56,7 +56,7 @@ def run_dedupe(tmp_path: Path, articles: list[Article], settings: Settings = Set
     """Kept ids and duplicate rows (by id) of one run of the transform."""
     folder = tmp_path / name
     with beam.Pipeline(options=pipeline_options(beam_args or [])) as pipeline:
-        kept, duplicates = pipeline | beam.Create(articles) | DedupeArticles(settings, state)
+        kept, duplicates, _rejects = pipeline | beam.Create(articles) | DedupeArticles(settings, state)
         kept | "KeptIds" >> beam.Map(lambda a: a.id) | "WriteKept" >> beam.io.WriteToText(str(folder / "kept"))
         (duplicates | "Rows" >> beam.Map(lambda d: json.dumps(d.to_row()))
          | "WriteDuplicates" >> beam.io.WriteToText(str(folder / "duplicates")))

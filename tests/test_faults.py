@@ -106,8 +106,6 @@ def test_a_failure_for_one_item_in_any_stage_rejects_only_that_item(tmp_path, fa
     assert all(row["read"] == row["kept"] + row["duplicates"] + row["rejected"] for row in lake.table("ledger"))
 
 
-@pytest.mark.xfail(strict=True, raises=InjectedFault, reason=(
-    "the dedupe stage has no rejects output yet: an article that fails in it fails the whole run"))
 def test_a_failure_for_one_article_in_dedupe_rejects_only_that_article(tmp_path, monkeypatch):
     sign = transforms.dedupe.sign
 

@@ -148,7 +148,7 @@ def test_streaming_dedupe_remembers_kept_articles_for_the_horizon():
                 .advance_watermark_to_infinity())
     settings = dataclasses.replace(FAST_FETCH, dedupe_horizon_days=1.0)
     with beam.Pipeline(options=STREAMING) as pipeline:
-        kept, duplicates = pipeline | articles | StreamingDedupe(settings)
+        kept, duplicates, _rejects = pipeline | articles | StreamingDedupe(settings)
         assert_that(kept | beam.Map(lambda a: a.id), equal_to(
             ["original", "other", "twin-a", "earlier-copy", "after-horizon"]), label="Kept")
         assert_that(duplicates | beam.Map(lambda d: (d.id, d.duplicate_of, d.kind)), equal_to([

@@ -3,8 +3,9 @@
 Outline, each step a keyed shuffle so that it scales on any runner (no all-pairs, no single
 worker over the whole data set):
 1. every article gets a `Signature`: MinHash of its word shingles, content hash, canonical URL
-   and a rank (earliest published, then longest, then id: the best-ranked copy is kept); the
-   signatures kept by earlier runs join them, ranked before all of this run's;
+   and a rank (earliest published, then longest, then id: the best-ranked copy is kept); an
+   article that cannot be signed is a reject. The signatures kept by earlier runs join them,
+   ranked before all of this run's;
 2. each article's rank (not its signature: it would be shuffled once per bucket) goes into
    buckets: one per LSH band, one for its content hash, one for its URL;
 3. in an exact bucket (hash, URL), each of this run's members is linked to the best-ranked one;
@@ -39,7 +40,8 @@ from pipeline.options import Settings
 from transforms import minhash
 from transforms.components import ConnectedComponents
 from transforms.signature_store import ReadRememberedSignatures
-from transforms.signatures import Rank, Signature, node_key, sign
+from transforms.rejects import REJECTS, reject_article
+from transforms.signatures import Rank, Signature, sign
 from transforms.stage_time import StageTime
 
 STAGE = "dedupe"
@@ -47,7 +49,7 @@ EXACT_BUCKETS = ("hash", "url")
 
 
 class DedupeArticles(beam.PTransform):
-    """Articles to (kept articles, `Duplicate` rows). With `state`, the folder of remembered
+    """Articles to (kept articles, `Duplicate` rows, rejects). With `state`, the folder of remembered
     signatures, a copy of an article kept by an earlier run is a duplicate of that article."""
 
     def __init__(self, settings: Settings = Settings(), state: str | None = None, now: datetime | None = None):
@@ -58,7 +60,8 @@ class DedupeArticles(beam.PTransform):
 
     def expand(self, articles):
         s = self.settings
-        signatures = articles | "Sign" >> beam.ParDo(SignArticle(s))
+        signed = articles | "Sign" >> beam.ParDo(SignArticle(s)).with_outputs(REJECTS, main="signed")
+        signatures = signed.signed | "Signatures" >> beam.Map(lambda pair: pair[1])
         if self.state is not None:
             remembered = articles.pipeline | "Remembered" >> ReadRememberedSignatures(self.state, s, self.now)
             signatures = (signatures, remembered) | "AllSignatures" >> beam.Flatten()
@@ -73,7 +76,7 @@ class DedupeArticles(beam.PTransform):
         links = (candidates.exact, verified) | "Links" >> beam.Flatten()
         groups = links | "Groups" >> ConnectedComponents(s.component_rounds, STAGE)
         routed = (
-            {"article": articles | "ArticleByKey" >> beam.Map(lambda a: (node_key(a.run_id, a.id), a)),
+            {"article": signed.signed | "ArticleByKey" >> beam.Map(lambda pair: (pair[1].rank.key, pair[0])),
              "signature": by_key,
              "keeper": groups}
             | "JoinGroups" >> beam.CoGroupByKey()
@@ -84,18 +87,23 @@ class DedupeArticles(beam.PTransform):
             | "JoinKeepers" >> beam.CoGroupByKey()
             | "CompareWithKeeper" >> beam.ParDo(CompareWithKeeper(s))
         )
-        return routed.kept, duplicates
+        return routed.kept, duplicates, signed.rejects
 
 
 class SignArticle(beam.DoFn):
+    """An article to (article, its `Signature`); a failure to a reject row."""
+
     def __init__(self, settings: Settings):
         self.settings = settings
         self.time = StageTime(STAGE)
 
-    def process(self, article: Article) -> Iterator[Signature]:
+    def process(self, article: Article) -> Iterator:
         with self.time.measure():
-            signature = sign(article, self.settings)
-        yield signature
+            try:
+                result = article, sign(article, self.settings)
+            except Exception as error:  # noqa: BLE001 - every failure becomes a reject row
+                result = reject_article(STAGE, error, article)
+        yield result
 
     def finish_bundle(self):
         self.time.report()

@@ -37,8 +37,9 @@ from apache_beam.utils.timestamp import Duration
 
 from pipeline.article import Article, Duplicate
 from pipeline.options import Settings
-from transforms.dedupe import EXACT_BUCKETS, STAGE, bucket_keys, is_copy, relation
-from transforms.signatures import Signature, sign
+from transforms.dedupe import EXACT_BUCKETS, STAGE, SignArticle, bucket_keys, is_copy, relation
+from transforms.rejects import REJECTS
+from transforms.signatures import Signature
 
 ARTICLE, ANSWER = "article", "answer"
 
@@ -62,7 +63,8 @@ class Member:
 
 
 class StreamingDedupe(beam.PTransform):
-    """Articles to (kept articles, `Duplicate` rows), remembering kept ones for the horizon."""
+    """Articles to (kept articles, `Duplicate` rows, rejects), remembering kept ones for the
+    horizon."""
 
     def __init__(self, settings: Settings = Settings(), expire_state: bool = True):
         super().__init__()
@@ -71,19 +73,19 @@ class StreamingDedupe(beam.PTransform):
 
     def expand(self, articles):
         s = self.settings
-        signed = articles | "Sign" >> beam.Map(lambda article: (article, sign(article, s)))
+        signed = articles | "Sign" >> beam.ParDo(SignArticle(s)).with_outputs(REJECTS, main="signed")
         answers = (
-            signed
+            signed.signed
             | "ToBuckets" >> beam.FlatMap(to_buckets, s).with_output_types(beam.typehints.KV[str, Member])
             | "MatchInBucket" >> beam.ParDo(MatchInBucket(s, self.expire_state))
         )
-        waiting = signed | "ByArticle" >> beam.Map(lambda pair: (pair[0].id, (ARTICLE, pair)))
+        waiting = signed.signed | "ByArticle" >> beam.Map(lambda pair: (pair[0].id, (ARTICLE, pair)))
         decided = (
             (waiting, answers)
             | "Meet" >> beam.Flatten().with_output_types(beam.typehints.KV[str, tuple])
             | "Decide" >> beam.ParDo(DecideArticle(s)).with_outputs("duplicates", main="kept")
         )
-        return decided.kept, decided.duplicates
+        return decided.kept, decided.duplicates, signed.rejects
 
 
 def to_buckets(signed: tuple[Article, Signature], settings: Settings,
