@@ -9,11 +9,11 @@ worker over the whole data set):
 2. each article's rank (not its signature: it would be shuffled once per bucket) goes into
    buckets: one per LSH band, one for its content hash, one for its URL;
 3. in an exact bucket (hash, URL), each of this run's members is linked to the best-ranked one;
-   in a band bucket, each is paired with the bucket's best-ranked members ranked before it (at
-   most `max_bucket_size`, so a hot bucket costs linear time). Each distinct pair meets the two
-   signatures, one keyed join at a time, and is a link if they are copies: an estimated Jaccard
-   of `near_duplicate_jaccard` or more, or a shorter text `near_duplicate_containment` contained
-   in the longer (a trimmed copy);
+   in a band bucket, each gets the bucket's best-ranked members ranked before it as candidates
+   (at most `max_bucket_size`, so a hot bucket costs linear time). A member's candidates from
+   all its buckets meet its signature, which goes once to each distinct candidate, and the pair
+   is a link if they are copies: an estimated Jaccard of `near_duplicate_jaccard` or more, or a
+   shorter text `near_duplicate_containment` contained in the longer (a trimmed copy);
 4. the links are resolved into connected components (transitive groups), and each component's
    best-ranked member is its keeper;
 5. articles are joined with their components: keepers and unlinked articles go on, the others
@@ -29,6 +29,7 @@ its group).
 from __future__ import annotations
 
 import heapq
+import itertools
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 
@@ -41,7 +42,7 @@ from transforms import minhash
 from transforms.components import ConnectedComponents
 from transforms.signature_store import ReadRememberedSignatures
 from transforms.rejects import REJECTS, reject_article
-from transforms.signatures import Rank, Signature, sign
+from transforms.signatures import Rank, Signature, node_key, sign
 from transforms.stage_time import StageTime
 
 STAGE = "dedupe"
@@ -70,9 +71,9 @@ class DedupeArticles(beam.PTransform):
             signatures
             | "Buckets" >> beam.FlatMap(lambda sig: ((key, tuple(sig.rank)) for key in bucket_keys(sig, s)))
             | "GroupBuckets" >> beam.GroupByKey()
-            | "PairMembers" >> beam.FlatMap(pair_bucket, s.max_bucket_size).with_outputs("exact", main="pairs")
+            | "PairMembers" >> beam.FlatMap(pair_bucket, s.max_bucket_size).with_outputs("exact", main="band")
         )
-        verified = candidates.pairs | "VerifyPairs" >> VerifyPairs(by_key, s)
+        verified = candidates.band | "VerifyPairs" >> VerifyPairs(by_key, s)
         links = (candidates.exact, verified) | "Links" >> beam.Flatten()
         groups = links | "Groups" >> ConnectedComponents(s.component_rounds, STAGE)
         routed = (
@@ -119,8 +120,8 @@ def bucket_keys(signature: Signature, settings: Settings) -> Iterator[str]:
 
 def pair_bucket(bucket: tuple[str, Iterable[tuple]], max_bucket_size: int) -> Iterator:
     """The (copy, better-ranked original) links of one exact bucket's members of this run,
-    tagged "exact"; a band bucket's (member, better-ranked candidate) pairs, to be verified.
-    Ranks travel as plain tuples, which encode ~20x faster than named ones."""
+    tagged "exact"; for each member of a band bucket, (its key, its better-ranked candidates), to
+    be verified. Ranks travel as plain tuples, which encode ~20x faster than named ones."""
     key, members = bucket
     best = heapq.nsmallest(max_bucket_size, members)
     if len(best) < 2:
@@ -133,27 +134,24 @@ def pair_bucket(bucket: tuple[str, Iterable[tuple]], max_bucket_size: int) -> It
             if best[0] < rank:
                 yield beam.pvalue.TaggedOutput("exact", (Rank(*rank), Rank(*best[0])))
             continue
-        for candidate in best:
-            if candidate >= rank:
-                break
-            yield rank, candidate
+        candidates = tuple(itertools.takewhile(lambda candidate: candidate < rank, best))
+        if candidates:
+            yield node_key(rank[4], rank[3]), candidates
 
 
 class VerifyPairs(beam.PTransform):
-    """Candidate (member, better-ranked candidate) rank pairs to the links between copies: each
-    distinct pair joined with the member's signature, then with the candidate's, and compared."""
+    """(member key, candidate ranks) of each band bucket to the links between copies: a member's
+    candidates from all its buckets meet its signature, which goes to each distinct candidate
+    once, to be compared with the candidate's."""
 
     def __init__(self, signatures_by_key, settings: Settings):
         super().__init__()
         self.signatures_by_key = signatures_by_key
         self.settings = settings
 
-    def expand(self, pairs):
+    def expand(self, candidates):
         with_copy = (
-            {"pair": (pairs
-                      | "DistinctPairs" >> beam.Distinct()
-                      | "ByMember" >> beam.Map(lambda pair: (Rank(*pair[0]).key, pair[1]))),
-             "signature": self.signatures_by_key}
+            {"candidates": candidates, "signature": self.signatures_by_key}
             | "JoinMembers" >> beam.CoGroupByKey()
             | "ToCandidates" >> beam.FlatMap(to_candidates)
         )
@@ -164,19 +162,21 @@ class VerifyPairs(beam.PTransform):
         )
 
 
-def to_candidates(joined: tuple[str, dict]) -> Iterator[tuple[str, Signature]]:
+def to_candidates(joined: tuple[str, dict]) -> Iterator[tuple[str, tuple]]:
+    """The member's signature, as a plain tuple, to each of its distinct candidates."""
     _key, group = joined
-    member = next(iter(group["signature"]), None)
-    for candidate in group["pair"]:
-        yield Rank(*candidate).key, member
+    member = next(iter(group["signature"]))
+    compared = (tuple(member.rank), member.minhash, member.shingles)
+    for candidate in set(itertools.chain.from_iterable(group["candidates"])):
+        yield node_key(candidate[4], candidate[3]), compared
 
 
 def compare_pairs(joined: tuple[str, dict], settings: Settings) -> Iterator[tuple[Rank, Rank]]:
     _key, group = joined
-    candidate = next(iter(group["signature"]), None)
-    for member in group["member"]:
-        if is_copy(member.minhash, member.shingles, candidate.minhash, candidate.shingles, settings):
-            yield member.rank, candidate.rank
+    candidate = next(iter(group["signature"]))
+    for rank, minhash_values, shingles in group["member"]:
+        if is_copy(minhash_values, shingles, candidate.minhash, candidate.shingles, settings):
+            yield Rank(*rank), candidate.rank
 
 
 def is_copy(a: bytes, a_shingles: int, b: bytes, b_shingles: int, settings: Settings) -> bool:
