@@ -90,6 +90,9 @@ class Settings:
     near_duplicate_containment: float = 0.85  # share of the shorter text found in the longer
     containment_min_jaccard: float = 0.35  # below this the texts differ too much in length to trust containment
     max_bucket_size: int = 200  # a bucket's members are compared with only its best-ranked this many
+    # and each article with only its best-ranked this many candidates over all its buckets: in a
+    # group of n copies, linking each to the best few joins the group without n * n comparisons
+    max_candidates: int = 60
     component_rounds: int = 10  # large-star/small-star rounds (dedupe and stories): chains of 2**10 merge fully
     dedupe_horizon_days: float = 30.0  # kept articles are remembered this long for later runs
     # entities

@@ -153,7 +153,7 @@ class VerifyPairs(beam.PTransform):
         with_copy = (
             {"candidates": candidates, "signature": self.signatures_by_key}
             | "JoinMembers" >> beam.CoGroupByKey()
-            | "ToCandidates" >> beam.FlatMap(to_candidates)
+            | "ToCandidates" >> beam.FlatMap(to_candidates, self.settings.max_candidates)
         )
         return (
             {"member": with_copy, "signature": self.signatures_by_key}
@@ -162,12 +162,12 @@ class VerifyPairs(beam.PTransform):
         )
 
 
-def to_candidates(joined: tuple[str, dict]) -> Iterator[tuple[str, tuple]]:
-    """The member's signature, as a plain tuple, to each of its distinct candidates."""
+def to_candidates(joined: tuple[str, dict], max_candidates: int) -> Iterator[tuple[str, tuple]]:
+    """The member's signature, as a plain tuple, to each of its best-ranked distinct candidates."""
     _key, group = joined
     member = next(iter(group["signature"]))
     compared = (tuple(member.rank), member.minhash, member.shingles)
-    for candidate in set(itertools.chain.from_iterable(group["candidates"])):
+    for candidate in heapq.nsmallest(max_candidates, set(itertools.chain.from_iterable(group["candidates"]))):
         yield node_key(candidate[4], candidate[3]), compared
 
 
