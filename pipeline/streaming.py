@@ -59,11 +59,12 @@ class StreamIngest(beam.PTransform):
         # batching stages keep each article in its window, and the outcomes flatten together.
         windowed = {name: collection | f"Window{name}" >> beam.WindowInto(FixedWindows(s.stream_window_seconds))
                     for name, collection in (("Raw", raw), ("ReadRejects", read_rejects),
-                                             ("CleanRejects", clean_rejects), ("Kept", kept),
-                                             ("Duplicates", duplicates))}
+                                             ("CleanRejects", clean_rejects), ("DedupeRejects", dedupe_rejects),
+                                             ("Kept", kept), ("Duplicates", duplicates))}
         tagged, entity_rejects = windowed["Kept"] | "Entities" >> TagEntities(s)
         articles, topic_rejects = tagged | "Topics" >> ClassifyTopics(s)
-        rejects = ((windowed["ReadRejects"], windowed["CleanRejects"], entity_rejects, topic_rejects)
+        rejects = ((windowed["ReadRejects"], windowed["CleanRejects"], windowed["DedupeRejects"], entity_rejects,
+                    topic_rejects)
                    | "AllRejects" >> beam.Flatten())
         read = (windowed["Raw"], windowed["ReadRejects"]) | "AllRead" >> beam.Flatten()
         return ({"read": read, "articles": articles, "duplicates": windowed["Duplicates"], "rejects": rejects}

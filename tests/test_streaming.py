@@ -16,6 +16,7 @@ from apache_beam.testing import test_stream
 from apache_beam.testing.util import assert_that, equal_to
 from apache_beam.transforms.window import TimestampedValue
 
+import transforms.dedupe
 from conftest import Lake
 from feed_fixtures import FAST_FETCH, news_items, rss, story
 from feed_server import FeedServer, Reply
@@ -28,6 +29,7 @@ from sinks.windowed_parquet import WriteWindowRuns
 from transforms.clean import content_hash
 from transforms.dedupe_streaming import StreamingDedupe
 from transforms.poll_feeds import PollFeeds
+from transforms.signatures import sign
 from transforms.topic_model import TOPICS
 
 T0 = datetime(2026, 3, 10, 12, 0, tzinfo=timezone.utc).timestamp()
@@ -154,6 +156,26 @@ def test_streaming_dedupe_remembers_kept_articles_for_the_horizon():
         assert_that(duplicates | beam.Map(lambda d: (d.id, d.duplicate_of, d.kind)), equal_to([
             ("copy", "original", "exact"), ("twin-b", "twin-a", "exact"), ("late-near-copy", "original", "near")]),
             label="Copies")
+
+
+def test_an_article_that_cannot_be_signed_is_a_streaming_dedupe_reject(monkeypatch):
+    def sign_or_fail(article, settings):
+        if "FAULT" in article.text:
+            raise ValueError("cannot sign this")
+        return sign(article, settings)
+
+    monkeypatch.setattr(transforms.dedupe, "sign", sign_or_fail)
+    articles = (test_stream.TestStream()
+                .advance_watermark_to(T0)
+                .add_elements([at(0, cleaned("fine", story(1))), at(0, cleaned("broken", story(2) + " FAULT"))])
+                .advance_watermark_to_infinity())
+    with beam.Pipeline(options=STREAMING) as pipeline:
+        kept, duplicates, rejects = pipeline | articles | StreamingDedupe(FAST_FETCH)
+        assert_that(kept | beam.Map(lambda a: a.id), equal_to(["fine"]), label="Kept")
+        assert_that(duplicates, equal_to([]), label="NoCopies")
+        assert_that(rejects | beam.Map(lambda tagged: (tagged.source, tagged.stage, tagged.error)), equal_to([
+            ("https://a.example/feed", "dedupe", "unexpected ValueError in the dedupe stage: cannot sign this")]),
+            label="Rejected")
 
 
 def test_the_stream_runs_bounded_on_fnapirunner_into_a_checked_lake(server, tmp_path):

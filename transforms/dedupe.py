@@ -11,9 +11,10 @@ worker over the whole data set):
 3. in an exact bucket (hash, URL), each of this run's members is linked to the best-ranked one;
    in a band bucket, each gets the bucket's best-ranked members ranked before it as candidates
    (at most `max_bucket_size`, so a hot bucket costs linear time). A member's candidates from
-   all its buckets meet its signature, which goes once to each distinct candidate, and the pair
-   is a link if they are copies: an estimated Jaccard of `near_duplicate_jaccard` or more, or a
-   shorter text `near_duplicate_containment` contained in the longer (a trimmed copy);
+   all its buckets meet its signature, which goes once to each of its best-ranked distinct
+   candidates (at most `max_candidates`), and the pair is a link if they are copies: an
+   estimated Jaccard of `near_duplicate_jaccard` or more, or a shorter text
+   `near_duplicate_containment` contained in the longer (a trimmed copy);
 4. the links are resolved into connected components (transitive groups), and each component's
    best-ranked member is its keeper;
 5. articles are joined with their components: keepers and unlinked articles go on, the others
@@ -40,9 +41,9 @@ from pipeline.article import Article, Duplicate
 from pipeline.options import Settings
 from transforms import minhash
 from transforms.components import ConnectedComponents
-from transforms.signature_store import ReadRememberedSignatures
 from transforms.rejects import REJECTS, reject_article
-from transforms.signatures import Rank, Signature, node_key, sign
+from transforms.signature_store import ReadRememberedSignatures
+from transforms.signatures import Rank, Signature, sign
 from transforms.stage_time import StageTime
 
 STAGE = "dedupe"
@@ -136,13 +137,13 @@ def pair_bucket(bucket: tuple[str, Iterable[tuple]], max_bucket_size: int) -> It
             continue
         candidates = tuple(itertools.takewhile(lambda candidate: candidate < rank, best))
         if candidates:
-            yield node_key(rank[4], rank[3]), candidates
+            yield Rank(*rank).key, candidates
 
 
 class VerifyPairs(beam.PTransform):
     """(member key, candidate ranks) of each band bucket to the links between copies: a member's
-    candidates from all its buckets meet its signature, which goes to each distinct candidate
-    once, to be compared with the candidate's."""
+    candidates from all its buckets meet its signature, which goes once to each of its
+    `max_candidates` best-ranked distinct candidates, to be compared with the candidate's."""
 
     def __init__(self, signatures_by_key, settings: Settings):
         super().__init__()
@@ -168,7 +169,7 @@ def to_candidates(joined: tuple[str, dict], max_candidates: int) -> Iterator[tup
     member = next(iter(group["signature"]))
     compared = (tuple(member.rank), member.minhash, member.shingles)
     for candidate in heapq.nsmallest(max_candidates, set(itertools.chain.from_iterable(group["candidates"]))):
-        yield node_key(candidate[4], candidate[3]), compared
+        yield Rank(*candidate).key, compared
 
 
 def compare_pairs(joined: tuple[str, dict], settings: Settings) -> Iterator[tuple[Rank, Rank]]:
