@@ -7,12 +7,12 @@ import json
 from collections import Counter
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline.article import ARTICLE_SCHEMA, DUPLICATE_SCHEMA, LEDGER_SCHEMA, REJECT_SCHEMA
 from pipeline.commit import STAGING
 from pipeline.manifest import TABLES, table_files
+from sinks.parquet import read_parquet
 from transforms.topic_model import TOPICS
 
 SCHEMAS = {"articles": ARTICLE_SCHEMA, "duplicates": DUPLICATE_SCHEMA, "rejects": REJECT_SCHEMA,
@@ -89,8 +89,7 @@ def _check_file(output: str, table: str, relative: str, report: CheckReport) -> 
         report.problems.append(f"{relative} is listed in a manifest but missing")
         return None
     try:
-        with FileSystems.open(path) as handle:
-            data = pq.read_table(handle)
+        data = read_parquet(path)
     except Exception as error:  # noqa: BLE001 - any unreadable file is a finding, not a crash
         report.problems.append(f"{relative} is not a readable Parquet file: {error}")
         return None

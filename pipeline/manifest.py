@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline.article import DUPLICATE_SCHEMA, REJECT_SCHEMA
-from sinks.parquet import AtomicParquetFile
+from sinks.parquet import AtomicParquetFile, read_parquet
 
 TABLES = ("articles", "duplicates", "rejects", "ledger")
 
@@ -37,8 +37,7 @@ def _rows(path: str) -> int:
 def _column_counts(paths: list[str], column: str) -> Counter:
     counts: Counter = Counter()
     for path in paths:
-        with FileSystems.open(path) as handle:
-            counts.update(pq.read_table(handle, columns=[column]).column(column).to_pylist())
+        counts.update(read_parquet(path, columns=[column]).column(column).to_pylist())
     return counts
 
 

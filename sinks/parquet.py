@@ -128,6 +128,14 @@ def unpack(batch: bytes) -> pa.Table:
     return pa.ipc.open_stream(batch).read_all()
 
 
+def read_parquet(path: str, columns: list[str] | None = None) -> pa.Table:
+    """A Parquet file on any Beam filesystem, read from its bytes. Handed a Python file object,
+    Arrow reads it from its own I/O threads, which call back into Python; one still doing so as
+    the interpreter exits aborts the process ("terminate called without an active exception")."""
+    with FileSystems.open(path) as handle:
+        return pq.read_table(pa.py_buffer(handle.read()), columns=columns)
+
+
 class WriteFile(beam.DoFn):
     def __init__(self, output, table, schema, run_id, partition_by, row_group_rows, rows_per_file):
         self.output = output

@@ -18,7 +18,9 @@ from apache_beam.io.filesystems import FileSystems
 import pipeline.run
 from conftest import SEEDS, Lake
 from feed_fixtures import story
+from pipeline.check import check_lake
 from pipeline.commit import LakeLocked, lake_lock, recover
+from pipeline.manifest import count_outputs
 from pipeline.options import Settings
 from pipeline.run import run_pipeline
 
@@ -151,6 +153,32 @@ def test_check_passes_a_good_lake_and_names_each_problem(tmp_path):
     assert "duplicates/stray.parquet belongs to no finished run" in problems
     assert "half.parquet.tmp is a leftover temporary file" in problems
     assert f"its manifest counts 5 articles rows, the files hold {5 - rows_in_file}" in problems
+
+
+def test_the_lake_is_read_only_from_python_threads(tmp_path, monkeypatch):
+    """Arrow reading a Python file object calls it from Arrow's own threads; one still doing so
+    when the interpreter exits aborts the process. The lake's readers hand Arrow bytes instead."""
+    output = tmp_path / "lake"
+    run_pipeline([str(SEEDS)], str(output))
+    python_threads = {thread.ident for thread in threading.enumerate()}
+    readers = []
+    real_open = FileSystems.open
+
+    def watched_open(path, *args, **kwargs):
+        handle = real_open(path, *args, **kwargs)
+        real_read = handle.read
+
+        def read(*size):
+            readers.append(threading.get_ident())
+            return real_read(*size)
+
+        handle.read = read
+        return handle
+
+    monkeypatch.setattr(FileSystems, "open", watched_open)
+    assert check_lake(str(output)).ok
+    assert count_outputs(str(output))["kept"] == 5
+    assert readers and set(readers) <= python_threads
 
 
 def test_check_catches_an_article_lost_between_stages(tmp_path, monkeypatch):

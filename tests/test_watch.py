@@ -303,7 +303,7 @@ def test_a_second_watcher_is_refused_and_sigterm_stops_the_first_while_it_sleeps
     finally:
         if first.poll() is None:
             first.kill()
-    assert first.returncode == 0, error
+    assert first.returncode == 0, rest + error
     assert rest.strip().endswith("stopped after 1 tick")
     assert "SIGTERM: stopping after the current tick" in error
     assert server.hits["/news.rss"] == 1
@@ -323,7 +323,7 @@ def test_a_stop_signal_mid_tick_finishes_it_and_a_second_abandons_it(server, tmp
     finally:
         if process.poll() is None:
             process.kill()
-    assert process.returncode == 0, error
+    assert process.returncode == 0, out + error
     lines = out.strip().splitlines()
     if signals == 1:
         assert " tick 1: 1 feeds polled (0 unchanged, 0 failed, 0 not due), 2 new entries: 2 articles" in lines[0]

@@ -22,7 +22,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
 from pipeline.options import Settings
-from sinks.parquet import WriteParquetTable
+from sinks.parquet import WriteParquetTable, read_parquet
 from transforms import minhash
 from transforms.signatures import SIGNATURE_SCHEMA, Signature, sign
 
@@ -101,8 +101,7 @@ class ReadSignatureFile(beam.DoFn):
 
     def process(self, path: str) -> Iterator[Signature]:
         try:
-            with FileSystems.open(path) as handle:
-                table = pq.read_table(handle)
+            table = read_parquet(path)
         except Exception as error:  # noqa: BLE001 - an unreadable state file is skipped, not fatal
             self.skipped_files.inc()
             _LOG.warning("dedupe state file %s is unreadable and was skipped: %s", path, error)
