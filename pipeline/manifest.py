@@ -12,11 +12,10 @@ from collections import Counter
 from datetime import datetime, timezone
 from typing import Any
 
-import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline.article import DUPLICATE_SCHEMA, REJECT_SCHEMA
-from sinks.parquet import AtomicParquetFile, read_parquet
+from sinks.parquet import AtomicParquetFile, read_parquet, read_parquet_metadata
 
 TABLES = ("articles", "duplicates", "rejects", "ledger")
 
@@ -30,8 +29,7 @@ def table_files(root: str, table: str) -> list[str]:
 
 
 def _rows(path: str) -> int:
-    with FileSystems.open(path) as handle:
-        return pq.ParquetFile(handle).metadata.num_rows
+    return read_parquet_metadata(path).num_rows
 
 
 def _column_counts(paths: list[str], column: str) -> Counter:

@@ -136,6 +136,12 @@ def read_parquet(path: str, columns: list[str] | None = None) -> pa.Table:
         return pq.read_table(pa.py_buffer(handle.read()), columns=columns)
 
 
+def read_parquet_metadata(path: str) -> pq.FileMetaData:
+    """A Parquet file's footer (row counts, statistics); Arrow reads it on the calling thread."""
+    with FileSystems.open(path) as handle:
+        return pq.ParquetFile(handle).metadata
+
+
 class WriteFile(beam.DoFn):
     def __init__(self, output, table, schema, run_id, partition_by, row_group_rows, rows_per_file):
         self.output = output

@@ -17,12 +17,11 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 
 import apache_beam as beam
-import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
 from pipeline.options import Settings
-from sinks.parquet import WriteParquetTable, read_parquet
+from sinks.parquet import WriteParquetTable, read_parquet, read_parquet_metadata
 from transforms import minhash
 from transforms.signatures import SIGNATURE_SCHEMA, Signature, sign
 
@@ -130,8 +129,7 @@ def expire_signatures(folder: str, settings: Settings, now: datetime | None = No
 
 def last_kept(path: str) -> datetime:
     """The latest `kept_at` in a state file, from its footer statistics."""
-    with FileSystems.open(path) as handle:
-        metadata = pq.ParquetFile(handle).metadata
+    metadata = read_parquet_metadata(path)
     column = SIGNATURE_SCHEMA.get_field_index("kept_at")
     latest = datetime.max.replace(tzinfo=timezone.utc)
     maxima = []

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline.commands.durations import duration_text
 from pipeline.query_cli import aligned_table
+from sinks.parquet import read_parquet_metadata
 from pipeline.state import FeedState, read_feed_states
 from transforms.signature_store import committed_files, signature_folder
 
@@ -64,11 +64,7 @@ def feed_record(state: FeedState) -> dict:
 def dedupe_signatures(output: str) -> tuple[int, int]:
     """(files, rows) of the committed dedupe signatures (`transforms.signature_store`)."""
     found = committed_files(signature_folder(output))
-    rows = 0
-    for path in found:
-        with FileSystems.open(path) as handle:
-            rows += pq.ParquetFile(handle).metadata.num_rows
-    return len(found), rows
+    return len(found), sum(read_parquet_metadata(path).num_rows for path in found)
 
 
 def _date(value: str | None) -> datetime | None:
