@@ -20,7 +20,7 @@ from pipeline.run import pipeline_options
 from transforms.clean import CleanFn
 from transforms.components import ConnectedComponents
 from transforms.dedupe import DedupeArticles
-from transforms.signatures import canonical_url
+from transforms.signatures import Rank, canonical_url, pack_rank, unpack_rank
 
 SEED_FILES = sorted(SEEDS.glob("*.txt"))
 RUN = "20240301T000000Z-test00"
@@ -150,6 +150,14 @@ def test_canonical_url():
     assert {canonical_url(u) for u in same if "://" in u} == {"example.com/a/b?id=3"}
     assert canonical_url("https://example.com/a/b?id=4") != canonical_url("https://example.com/a/b?id=3")
     assert canonical_url("mailto:x@example.com") is None and canonical_url(None) is None
+
+
+def test_a_packed_rank_sorts_as_the_rank_and_unpacks_to_it():
+    times = [-1e10, -3.5, -0.0, 0.0, 1e-300, 1.7e9, 1.7e9 + 0.5, float("inf")]
+    ranks = [Rank(fresh, published, words, article, run) for fresh in (False, True) for published in times
+             for words in (-2000, -5, 0) for article in ("0f3", "0f3a", "1", "é") for run in ("", "r", "r2")]
+    assert [unpack_rank(pack_rank(rank)) for rank in ranks] == ranks
+    assert sorted(ranks[::-1], key=pack_rank) == sorted(ranks[::-1])
 
 
 def test_same_rows_with_one_or_two_workers(tmp_path, seeds):

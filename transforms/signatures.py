@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import struct
 from datetime import datetime, timezone
 from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -40,6 +41,35 @@ class Rank(NamedTuple):
 
 def node_key(run_id: str, article_id: str) -> str:
     return f"{run_id}/{article_id}"
+
+
+_RANK_HEAD = struct.Struct(">?QQ")  # fresh, then published and words as unsigned integers that sort alike
+_SIGN = 1 << 63
+_ALL = (1 << 64) - 1
+
+
+def pack_rank(rank: Rank) -> bytes:
+    """`rank` as bytes that sort as the rank does, a third of the tuple's memory: dedupe's
+    buckets carry one per article and band, and a local run holds them all at once."""
+    head = _RANK_HEAD.pack(rank.fresh, sortable_float(rank.published), rank.negative_words + _SIGN)
+    return head + rank.id.encode() + b"\0" + rank.run_id.encode()
+
+
+def unpack_rank(packed: bytes) -> Rank:
+    fresh, published, words = _RANK_HEAD.unpack_from(packed)
+    article_id, run_id = packed[_RANK_HEAD.size:].decode().split("\0", 1)
+    return Rank(fresh, unsortable_float(published), words - _SIGN, article_id, run_id)
+
+
+def sortable_float(value: float) -> int:
+    """The IEEE 754 bits of `value`, flipped so that they order as the floats do."""
+    bits = struct.unpack(">Q", struct.pack(">d", value + 0.0))[0]  # + 0.0: -0.0 becomes 0.0, its equal
+    return bits ^ _ALL if bits & _SIGN else bits | _SIGN
+
+
+def unsortable_float(bits: int) -> float:
+    bits = bits ^ _SIGN if bits & _SIGN else bits ^ _ALL
+    return struct.unpack(">d", struct.pack(">Q", bits))[0]
 
 
 @dataclasses.dataclass(frozen=True)
