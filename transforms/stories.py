@@ -102,7 +102,7 @@ def story_vector(counted, document_frequency: dict[str, int], documents: int, se
 
 def blocking_keys(vectorised, settings: Settings) -> Iterator[tuple[str, tuple]]:
     article, terms, vector = vectorised
-    member = (story_node(article), vector)
+    member = (tuple(story_node(article)), vector)  # a plain tuple: a named one is pickled, class name and all
     for term in terms[: settings.story_block_terms]:
         yield f"term:{term}", member
     entities = [e for e in article.entities if e.label in BLOCKING_LABELS]
@@ -118,7 +118,7 @@ def compare_block(block: tuple[str, Iterable[tuple]], settings: Settings) -> Ite
         for other, other_vector in members[max(0, position - settings.story_block_window):position]:
             similarity = tfidf.cosine(vector, other_vector)
             if similarity >= settings.story_neighbour_similarity:
-                yield Pair(other, node, round(similarity, 6))
+                yield Pair(StoryNode(*other), StoryNode(*node), round(similarity, 6))
 
 
 class WithinTimeWindow(beam.PTransform):
