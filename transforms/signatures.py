@@ -49,7 +49,7 @@ _ALL = (1 << 64) - 1
 
 
 def pack_rank(rank: Rank) -> bytes:
-    """`rank` as bytes that sort as the rank does, a third of the tuple's memory: dedupe's
+    """`rank` as bytes that sort as the rank does and encode smaller than the tuple: dedupe's
     buckets carry one per article and band, and a local run holds them all at once."""
     head = _RANK_HEAD.pack(rank.fresh, sortable_float(rank.published), rank.negative_words + _SIGN)
     return head + rank.id.encode() + b"\0" + rank.run_id.encode()
