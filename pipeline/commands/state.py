@@ -9,8 +9,8 @@ from apache_beam.io.filesystems import FileSystems
 
 from pipeline.commands.durations import duration_text
 from pipeline.query_cli import aligned_table
-from sinks.parquet import read_parquet_metadata
 from pipeline.state import FeedState, read_feed_states
+from sinks.parquet import read_parquet_metadata
 from transforms.signature_store import committed_files, signature_folder
 
 HELP = "show what a lake remembers: feeds' validators and schedules, entries seen, dedupe signatures"
