@@ -112,8 +112,8 @@ class Settings:
     topic_threshold: float | None = None  # None: the model's own documented threshold
     # stories
     story_title_weight: int = 3  # the title's words count this many times in the TF-IDF vector
-    story_terms: int = 100  # the highest-weighted terms kept in an article's vector (docs/dedupe.md)
-    story_block_terms: int = 12  # blocking keys: an article's highest-weighted terms ...
+    story_terms: int = 50  # the highest-weighted terms kept in an article's vector (docs/dedupe.md)
+    story_block_terms: int = 8  # blocking keys: an article's highest-weighted terms ...
     story_block_entities: int = 3  # ... and its most salient named entities
     story_block_window: int = 50  # in a block, each article is compared with this many before it in time
     story_neighbour_similarity: float = 0.1  # an article joins its most similar article at this cosine or more

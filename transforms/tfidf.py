@@ -4,10 +4,10 @@ Terms are the lower-cased words of the title (counted `title_weight` times) and 
 without English stop words and numbers. Weights are sublinear term frequency (1 + ln tf) times
 smoothed inverse document frequency (1 + ln((1 + n) / (1 + df))), L2-normalised: the same as
 scikit-learn's `TfidfVectorizer(sublinear_tf=True)`. A vector is one bytes value, its terms'
-32-bit hashes (sorted) and then their float16 weights: 600 bytes for 100 terms, which matters
+32-bit hashes (sorted) and then their float16 weights: 300 bytes for 50 terms, which matters
 because each vector travels once per blocking key, and a local run holds every block in memory
 at once. On the 17,578 pairs of the story-clusters data, float16 moved no cosine by more than
-0.0002.
+0.00014.
 """
 
 from __future__ import annotations
