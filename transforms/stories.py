@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from typing import NamedTuple
 
@@ -63,19 +64,17 @@ class AssignStories(beam.PTransform):
 
     def expand(self, articles):
         s = self.settings
-        counts = articles | "CountTerms" >> beam.Map(
-            lambda a: (a, tfidf.term_counts(a.title, a.text, s.story_title_weight)))
+        features = articles | "Features" >> beam.Map(story_features, s)
         document_frequency = (
-            counts
-            | "DistinctTerms" >> beam.FlatMap(lambda pair: pair[1].keys())
+            features
+            | "DistinctTerms" >> beam.FlatMap(lambda f: f[1].keys())
             | "DocumentFrequency" >> beam.combiners.Count.PerElement()
         )
-        documents = articles | "Documents" >> beam.combiners.Count.Globally()
+        documents = features | "Documents" >> beam.combiners.Count.Globally()
         pairs = (
-            counts
-            | "Vectors" >> beam.Map(story_vector, beam.pvalue.AsDict(document_frequency),
-                                    beam.pvalue.AsSingleton(documents), s)
-            | "Blocks" >> beam.FlatMap(blocking_keys, s)
+            features
+            | "Blocks" >> beam.FlatMap(block_members, beam.pvalue.AsDict(document_frequency),
+                                       beam.pvalue.AsSingleton(documents), s)
             | "GroupBlocks" >> beam.GroupByKey()
             | "ComparePairs" >> beam.FlatMap(compare_block, s)
             | "ByPair" >> beam.Map(lambda pair: (f"{pair.first.id} {pair.second.id}", pair))
@@ -95,19 +94,23 @@ def story_node(article: Article) -> StoryNode:
     return StoryNode(article.published.timestamp() if article.published else NEVER, article.id)
 
 
-def story_vector(counted, document_frequency: dict[str, int], documents: int, settings: Settings):
-    article, counts = counted
-    return article, *tfidf.weights(counts, document_frequency, documents, settings.story_terms)
-
-
-def blocking_keys(vectorised, settings: Settings) -> Iterator[tuple[str, tuple]]:
-    article, terms, vector = vectorised
-    member = (tuple(story_node(article)), vector)  # a plain tuple: a named one is pickled, class name and all
-    for term in terms[: settings.story_block_terms]:
-        yield f"term:{term}", member
+def story_features(article: Article, settings: Settings) -> tuple[tuple, Counter, list[str]]:
+    """What the stage compares of an article, and only that, since it waits for the document
+    frequencies: its node (a plain tuple: a named one is pickled, class name and all), its term
+    counts and the blocking keys of its most salient entities."""
     entities = [e for e in article.entities if e.label in BLOCKING_LABELS]
-    for entity in sorted(entities, key=lambda e: (-e.salience, e.name))[: settings.story_block_entities]:
-        yield f"entity:{entity.label}:{entity.key}", member
+    salient = sorted(entities, key=lambda e: (-e.salience, e.name))[: settings.story_block_entities]
+    counts = tfidf.term_counts(article.title, article.text, settings.story_title_weight)
+    return tuple(story_node(article)), counts, [f"entity:{e.label}:{e.key}" for e in salient]
+
+
+def block_members(features: tuple, document_frequency: dict[str, int], documents: int,
+                  settings: Settings) -> Iterator[tuple[str, tuple]]:
+    """(node, TF-IDF vector) once under each blocking key: the highest-weighted terms, the entities."""
+    node, counts, entity_keys = features
+    terms, vector = tfidf.weights(counts, document_frequency, documents, settings.story_terms)
+    for key in [f"term:{term}" for term in terms[: settings.story_block_terms]] + entity_keys:
+        yield key, (node, vector)
 
 
 def compare_block(block: tuple[str, Iterable[tuple]], settings: Settings) -> Iterator[Pair]:
