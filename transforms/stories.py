@@ -67,7 +67,7 @@ class AssignStories(beam.PTransform):
         features = articles | "Features" >> beam.Map(story_features, s)
         document_frequency = (
             features
-            | "DistinctTerms" >> beam.FlatMap(lambda f: f[1].keys())
+            | "DistinctTerms" >> beam.FlatMapTuple(lambda _node, counts, _entity_keys: counts.keys())
             | "DocumentFrequency" >> beam.combiners.Count.PerElement()
         )
         documents = features | "Documents" >> beam.combiners.Count.Globally()
