@@ -89,6 +89,9 @@ class Settings:
     near_duplicate_jaccard: float = 0.7  # estimated Jaccard at or above this is a copy
     near_duplicate_containment: float = 0.85  # share of the shorter text found in the longer
     containment_min_jaccard: float = 0.35  # below this the texts differ too much in length to trust containment
+    # positions of the sketch that lets only possibly shared bucket keys into the shuffle: two
+    # 16 MB bitsets at most; about keys / positions of the unshared ones get through
+    bucket_sketch_size: int = 1 << 27
     max_bucket_size: int = 200  # a bucket's members are compared with only its best-ranked this many
     # and each article with only its best-ranked this many candidates over all its buckets: in a
     # group of n copies, linking each to the best few joins the group without n * n comparisons

@@ -177,6 +177,16 @@ def test_same_rows_with_one_or_two_workers(tmp_path, seeds):
     assert len(one[0]) == 5 and len(one[1]) == 15
 
 
+def test_the_bucket_sketch_changes_no_row(tmp_path, seeds):
+    # with 8 positions every bucket key is "may be shared", so every bucket is grouped
+    articles = seeds + [clean_article(seed_raw(n), f"exact{n}.txt") for n in range(3)] + [
+        clean_article("Putin gives Kim a car\n\n" + "\n\n".join(paragraphs(0)[:5]), "trimmed.txt")]
+    filtered = run_dedupe(tmp_path, articles, name="filtered")
+    unfiltered = run_dedupe(tmp_path, articles, Settings(bucket_sketch_size=8), name="unfiltered")
+    assert filtered == unfiltered
+    assert len(filtered[1]) == 4
+
+
 class Node(int):
     @property
     def key(self) -> str:

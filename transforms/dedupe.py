@@ -7,7 +7,9 @@ worker over the whole data set):
    article that cannot be signed is a reject. The signatures kept by earlier runs join them,
    ranked before all of this run's;
 2. each article's rank (not its signature: it would be shuffled once per bucket) goes into
-   buckets: one per LSH band, one for its content hash, one for its URL;
+   buckets: one per LSH band, one for its content hash, one for its URL. A sketch of all the
+   bucket keys, counted first, lets into the shuffle only the buckets another article may share
+   (most hold one article, and one article links nothing);
 3. in an exact bucket (hash, URL), each of this run's members is linked to the best-ranked one;
    in a band bucket, each gets the bucket's best-ranked members ranked before it as candidates
    (at most `max_bucket_size`, so a hot bucket costs linear time). A member's candidates from
@@ -41,6 +43,7 @@ from pipeline.article import Article, Duplicate
 from pipeline.options import Settings
 from transforms import minhash
 from transforms.components import ConnectedComponents
+from transforms.key_sketch import KeySketch, SketchKeys
 from transforms.rejects import REJECTS, reject_article
 from transforms.signature_store import ReadRememberedSignatures
 from transforms.signatures import Rank, Signature, pack_rank, sign, unpack_rank
@@ -68,9 +71,11 @@ class DedupeArticles(beam.PTransform):
             remembered = articles.pipeline | "Remembered" >> ReadRememberedSignatures(self.state, s, self.now)
             signatures = (signatures, remembered) | "AllSignatures" >> beam.Flatten()
         by_key = signatures | "SignatureByKey" >> beam.Map(lambda sig: (sig.rank.key, sig))
+        sketch = signatures | "SketchBucketKeys" >> beam.CombineGlobally(
+            SketchKeys(lambda sig: bucket_keys(sig, s), s.bucket_sketch_size))
         candidates = (
             signatures
-            | "Buckets" >> beam.FlatMap(lambda sig: ((key, pack_rank(sig.rank)) for key in bucket_keys(sig, s)))
+            | "Buckets" >> beam.FlatMap(shared_buckets, beam.pvalue.AsSingleton(sketch), s)
             | "GroupBuckets" >> beam.GroupByKey()
             | "PairMembers" >> beam.FlatMap(pair_bucket, s.max_bucket_size).with_outputs("exact", main="band")
         )
@@ -111,12 +116,19 @@ class SignArticle(beam.DoFn):
         self.time.report()
 
 
-def bucket_keys(signature: Signature, settings: Settings) -> Iterator[str]:
-    yield f"hash:{signature.content_hash}"
+def bucket_keys(signature: Signature, settings: Settings) -> list[str]:
+    keys = [f"hash:{signature.content_hash}"]
     if signature.url:
-        yield f"url:{signature.url}"
-    for band in minhash.band_keys(signature.minhash, settings):
-        yield f"band{band}"
+        keys.append(f"url:{signature.url}")
+    keys.extend(f"band{band}" for band in minhash.band_keys(signature.minhash, settings))
+    return keys
+
+
+def shared_buckets(signature: Signature, sketch: KeySketch, settings: Settings) -> Iterator[tuple[str, bytes]]:
+    """(bucket key, packed rank) for each of the signature's buckets that may have another member."""
+    rank = pack_rank(signature.rank)
+    for key in sketch.may_be_shared(bucket_keys(signature, settings)):
+        yield key, rank
 
 
 def pair_bucket(bucket: tuple[str, Iterable[bytes]], max_bucket_size: int) -> Iterator:
