@@ -11,7 +11,10 @@ from __future__ import annotations
 import re
 
 DECLARED_LANGUAGE = re.compile(r"<html\b[^<>]*?\blang\s*=\s*[\"']?([a-zA-Z]{2,3})\b", re.IGNORECASE)
-SAMPLE_CHARS = 2_000  # the start of a long text is enough to tell its language
+# The start of a long text is enough to tell its language. On 775 texts of the shared data, 1,000
+# characters name the same language as 2,000 for all but one (an Indonesian page that 2,000 left
+# unsure), at 0.49 ms a text instead of 0.78 (the model walks the text a byte at a time in Python).
+SAMPLE_CHARS = 1_000
 
 
 class LanguageIdentifier:
