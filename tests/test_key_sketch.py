@@ -51,3 +51,12 @@ def test_a_small_sketch_ships_positions_a_large_one_bitsets():
 def test_an_empty_sketch_shares_nothing():
     combine = SketchKeys(lambda element: [element], 1 << 27)
     assert combine.extract_output(combine.create_accumulator()).may_be_shared(["a", "b"]) == []
+
+
+def test_sketches_with_nothing_shared_or_nothing_at_all_merge():
+    combine = SketchKeys(lambda element: [element], 1 << 27)
+    one, other, empty = (combine.create_accumulator() for _ in range(3))
+    combine.add_input(one, "a")
+    combine.add_input(other, "b")
+    merged = combine.extract_output(combine.merge_accumulators([one, empty, other]))
+    assert merged.may_be_shared(["a", "b"]) == []

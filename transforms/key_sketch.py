@@ -15,13 +15,16 @@ once it is not.
 
 from __future__ import annotations
 
-import hashlib
+import zlib
+from array import array
 from collections.abc import Iterable
 
 import apache_beam as beam
 import numpy as np
 
-PENDING_POSITIONS = 1 << 16  # positions gathered before they are folded into the sketch
+# Positions gathered (4 bytes each) before they are counted into the sketch: counting merges
+# sorted arrays as long as everything counted so far, so it is done seldom.
+PENDING_POSITIONS = 1 << 22
 
 
 class KeySketch:
@@ -30,10 +33,10 @@ class KeySketch:
         self.dense = False
         self.seen = np.zeros(0, np.uint32)  # sorted positions, or a bitset once dense
         self.again = np.zeros(0, np.uint32)
-        self.pending: list[int] = []
+        self.pending = array("I")
 
     def position(self, key: str) -> int:
-        return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "little") % self.size
+        return zlib.crc32(key.encode()) % self.size  # at most 2**32 positions
 
     def add(self, keys: Iterable[str]) -> None:
         self.pending.extend(map(self.position, keys))
@@ -44,63 +47,60 @@ class KeySketch:
         """Counts the pending positions into the sketch."""
         if not self.pending:
             return
-        positions, counts = np.unique(np.asarray(self.pending, np.uint32), return_counts=True)
-        self.pending = []
-        repeated = positions[counts > 1]
-        if self.dense:
-            self._set(self.again, positions[self._test(self.seen, positions)])
-            self._set(self.again, repeated)
-            self._set(self.seen, positions)
-            return
-        shared = np.intersect1d(positions, self.seen, assume_unique=True)
-        self.again = np.union1d(self.again, np.union1d(repeated, shared))
-        self.seen = np.union1d(self.seen, positions)
-        self._densify_if_smaller()
+        values = np.sort(np.frombuffer(self.pending, np.uint32))
+        self.pending = array("I")
+        self._combine(distinct(values), distinct(values[1:][values[1:] == values[:-1]]), dense=False)
 
     def merge(self, other: KeySketch) -> None:
         """Adds `other`'s counts to this sketch (folding `other` in place)."""
         self.fold()
         other.fold()
-        if self.dense or other.dense:
-            self._densify()
-            other._densify()
-            self.again |= other.again | (self.seen & other.seen)
-            self.seen |= other.seen
-            return
-        shared = np.intersect1d(self.seen, other.seen, assume_unique=True)
-        self.again = np.union1d(np.union1d(self.again, other.again), shared)
-        self.seen = np.union1d(self.seen, other.seen)
-        self._densify_if_smaller()
+        self._combine(other.seen, other.again, other.dense)
 
     def may_be_shared(self, keys: list[str]) -> list[str]:
         """The keys not seen only once; call `fold` after the last `add`."""
         positions = np.fromiter(map(self.position, keys), np.uint32, len(keys))
         if self.dense:
-            found = self._test(self.again, positions)
+            found = (self.again[positions >> 3] >> (positions & 7).astype(np.uint8)) & 1 == 1
+        elif len(self.again):
+            found = self.again[np.minimum(np.searchsorted(self.again, positions), len(self.again) - 1)] == positions
         else:
-            index = np.minimum(np.searchsorted(self.again, positions), max(len(self.again) - 1, 0))
-            found = self.again[index] == positions if len(self.again) else np.zeros(len(keys), bool)
+            found = np.zeros(len(keys), bool)
         return [key for key, shared in zip(keys, found) if shared]
 
-    def _densify_if_smaller(self) -> None:
+    def _combine(self, seen: np.ndarray, again: np.ndarray, dense: bool) -> None:
+        """Adds the positions another count saw, and saw again (sorted, or bitsets if `dense`)."""
+        if self.dense or dense:
+            self._densify()
+            if not dense:
+                seen, again = self._bitset(seen), self._bitset(again)
+            self.again |= again | (self.seen & seen)
+            self.seen |= seen
+            return
+        shared = np.intersect1d(self.seen, seen, assume_unique=True)
+        self.again = distinct(np.concatenate((self.again, again, shared)))
+        self.seen = distinct(np.concatenate((self.seen, seen)))
         if self.seen.nbytes > self.size // 8:
             self._densify()
 
     def _densify(self) -> None:
-        if self.dense:
-            return
-        seen, again = np.zeros(self.size // 8 + 1, np.uint8), np.zeros(self.size // 8 + 1, np.uint8)
-        self._set(seen, self.seen)
-        self._set(again, self.again)
-        self.seen, self.again, self.dense = seen, again, True
+        if not self.dense:
+            self.seen, self.again, self.dense = self._bitset(self.seen), self._bitset(self.again), True
 
-    @staticmethod
-    def _set(bitset: np.ndarray, positions: np.ndarray) -> None:
-        np.bitwise_or.at(bitset, positions >> 3, np.left_shift(1, positions & 7).astype(np.uint8))
+    def _bitset(self, positions: np.ndarray) -> np.ndarray:
+        """A bitset of `size` bits with those of `positions` (sorted and distinct) set."""
+        bitset = np.zeros(self.size // 8 + 1, np.uint8)
+        if len(positions):
+            indexes = positions >> 3
+            starts = np.flatnonzero(np.concatenate(([True], indexes[1:] != indexes[:-1])))
+            bitset[indexes[starts]] = np.bitwise_or.reduceat(np.left_shift(1, positions & 7).astype(np.uint8), starts)
+        return bitset
 
-    @staticmethod
-    def _test(bitset: np.ndarray, positions: np.ndarray) -> np.ndarray:
-        return (bitset[positions >> 3] >> (positions & 7).astype(np.uint8)) & 1 == 1
+
+def distinct(values: np.ndarray) -> np.ndarray:
+    """The values sorted, each once (`np.unique` hashes, which is slower on millions of integers)."""
+    values = np.sort(values)
+    return values[np.concatenate(([True], values[1:] != values[:-1]))] if len(values) else values
 
 
 class SketchKeys(beam.CombineFn):
