@@ -9,7 +9,7 @@ model passes untagged, with the reason in its `meta`: it is never tagged with th
 
 from __future__ import annotations
 
-import copy
+import dataclasses
 import re
 from collections import defaultdict
 from collections.abc import Iterator
@@ -100,8 +100,8 @@ class TagBatch(beam.DoFn):
         for position, article in enumerate(articles):
             try:
                 doc = docs[position] if docs is not None else nlp(texts[position])
-                tagged = copy.copy(article)
-                tagged.entities = canonical_entities(entity_mentions(doc, texts[position]))
+                entities = canonical_entities(entity_mentions(doc, texts[position]))
+                tagged = dataclasses.replace(article, entities=entities)
                 if len(article.text) > limit:
                     tagged = with_meta(tagged, TRUNCATED, f"entities were tagged in the first {limit} of "
                                                           f"{len(article.text)} characters")
@@ -127,9 +127,7 @@ def entity_mentions(doc, text: str) -> list[Mention]:
 
 
 def with_meta(article: Article, key: str, value: str) -> Article:
-    noted = copy.copy(article)
-    noted.meta = {**article.meta, key: value}
-    return noted
+    return dataclasses.replace(article, meta={**article.meta, key: value})
 
 
 def base_language(language: str | None) -> str | None:
