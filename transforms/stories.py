@@ -4,7 +4,8 @@ Outline, each step keyed so that it scales like dedupe (no all-pairs over the co
 1. every article gets a TF-IDF vector of its title and text (document frequencies counted over
    the run), its time, and blocking keys: its highest-weighted terms and most salient entities;
 2. in each block, articles sorted by time are compared with at most `story_block_window`
-   neighbours before them: the candidate pairs and their cosine similarity;
+   neighbours before them: the candidate pairs and their cosine similarity (of two dated
+   articles' pairs below `story_similarity`, only each article's most similar one);
 3. an undated article takes the time of its most similar dated article, and pairs of articles
    published more than `story_window_days` apart are dropped;
 4. each article is linked to its most similar remaining article when they are at least
@@ -114,14 +115,30 @@ def block_members(features: tuple, document_frequency: dict[str, int], documents
 
 
 def compare_block(block: tuple[str, Iterable[tuple]], settings: Settings) -> Iterator[Pair]:
-    """Each member against at most `story_block_window` members before it in time order."""
+    """Each member against at most `story_block_window` members before it in time order. Kept:
+    every pair at least `story_similarity` alike, and every pair with an undated end (its time is
+    inferred from them later); of the other pairs above the neighbour floor, most of them, only
+    each member's most similar one, since only its nearest-neighbour link can come from them.
+    Dated pairs further apart than `story_window_days` are never linked, so they are dropped."""
     _key, members = block
     members = sorted(members, key=lambda member: member[0])
+    window = settings.story_window_days * SECONDS_PER_DAY
+    nearest: dict[str, tuple[float, str, Pair]] = {}  # as LinkNeighbours ranks them: similarity, then id
     for position, (node, vector) in enumerate(members):
         for other, other_vector in members[max(0, position - settings.story_block_window):position]:
+            if node[0] != NEVER and node[0] - other[0] > window:
+                continue  # both dated: an undated one sorts last
             similarity = tfidf.cosine(vector, other_vector)
-            if similarity >= settings.story_neighbour_similarity:
-                yield Pair(StoryNode(*other), StoryNode(*node), round(similarity, 6))
+            if similarity < settings.story_neighbour_similarity:
+                continue
+            pair = Pair(StoryNode(*other), StoryNode(*node), round(similarity, 6))
+            if similarity >= settings.story_similarity or not pair.second.dated:
+                yield pair
+                continue
+            for end, partner in ((pair.first, pair.second), (pair.second, pair.first)):
+                candidate = (pair.similarity, partner.id, pair)
+                nearest[end.id] = max(nearest.get(end.id, candidate), candidate)
+    yield from dict.fromkeys(candidate[2] for candidate in nearest.values())
 
 
 class WithinTimeWindow(beam.PTransform):
