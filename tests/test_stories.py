@@ -6,6 +6,8 @@ import glob
 import dataclasses
 import json
 import math
+import random
+from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -19,7 +21,7 @@ from pipeline.run import installed_ner_model, pipeline_options
 from transforms import tfidf
 from transforms.clean import CleanArticles
 from transforms.entities import TagEntities
-from transforms.stories import AssignStories
+from transforms.stories import NEVER, SECONDS_PER_DAY, AssignStories, compare_block
 
 GIFT = ["000_cc062cc3424a8938.txt", "001_afd81e29f75884c0.txt", "002_ce26648b8a5128f0.txt", "004_6a4dff77e70ed808.txt"]
 RIDE = "003_b398202c72675fcb.txt"
@@ -116,3 +118,36 @@ def test_same_stories_with_one_or_two_workers(tmp_path):
                     beam_args=["--direct_running_mode=multi_processing", "--direct_num_workers=2"])
     assert one == two
     assert sorted(one.values()) == sorted(["001_afd81e29f75884c0.txt"] * 4 + [RIDE])
+
+
+def test_a_block_keeps_every_pair_a_link_or_a_time_can_come_from():
+    rng = random.Random(5)
+    settings = Settings(story_block_window=8)
+    vocabulary = [f"w{n}" for n in range(40)]
+    documents = [Counter(rng.choices(vocabulary, k=12)) for _ in range(60)]
+    frequency = Counter(term for counts in documents for term in counts)
+    day = SECONDS_PER_DAY
+    times = [rng.choice([NEVER, rng.uniform(0, 400 * day)]) for _ in documents]
+    members = [((time, f"a{n:02d}"), tfidf.weights(counts, frequency, len(documents), 50)[1])
+               for n, (time, counts) in enumerate(zip(times, documents))]
+    kept = {(p.first.id, p.second.id): p.similarity for p in compare_block(("term:x", members), settings)}
+
+    ordered = sorted(members)
+    window = settings.story_window_days * day
+    found = {}  # every pair the block's comparisons reach, above the neighbour floor
+    for position, (node, vector) in enumerate(ordered):
+        for other, other_vector in ordered[max(0, position - settings.story_block_window):position]:
+            similarity = round(tfidf.cosine(vector, other_vector), 6)
+            if similarity >= settings.story_neighbour_similarity:
+                found[other[1], node[1]] = (similarity, other[0], node[0])
+    dated_close = {ids: f for ids, f in found.items() if NEVER in f[1:] or f[2] - f[1] <= window}
+    assert set(kept) <= set(dated_close) and all(kept[ids] == f[0] for ids, f in dated_close.items() if ids in kept)
+    for ids, (similarity, first_time, second_time) in dated_close.items():
+        if similarity >= settings.story_similarity or NEVER in (first_time, second_time):
+            assert ids in kept
+    for article in {n[1] for n, _ in members}:
+        weak = [(f[0], ids[1] if ids[0] == article else ids[0], ids) for ids, f in dated_close.items()
+                if article in ids and f[0] < settings.story_similarity and NEVER not in f[1:]]
+        if weak:
+            assert max(weak)[2] in kept
+    assert len(kept) < len(found)  # the block's weak pairs were many
