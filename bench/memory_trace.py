@@ -6,7 +6,8 @@ grouping the runner holds reported when it is handed on, and each new peak of th
 The local FnApiRunner keeps each shuffle's whole input in memory until the shuffle is read, so a
 run's peak is in one of them or just after; the report says which. Each grouping of at least
 `--min-values` values is a line: the seconds since the start, the resident memory then, its keys
-and values, and its encoded size estimated from 40 keys. Peaks are sampled every 0.2 s and printed when 50 MB above the last one.
+and values, and its encoded size estimated from 40 keys. Memory is sampled every 0.2 s, and a
+peak printed when it is 50 MB above the last one printed.
 """
 
 from __future__ import annotations
