@@ -12,7 +12,7 @@ import os
 from datetime import timezone
 
 import pyarrow as pa
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from conftest import cleaned
@@ -151,5 +151,6 @@ def test_dates_and_line_classifiers(text):
 
 @fuzz
 @given(text_or_markup)
+@example("0 #")  # found by this test in CI: a space before a dropped fragment
 def test_canonical_url_is_a_fixed_point(url):
     assert canonical_url(canonical_url(url)) == canonical_url(url)

@@ -35,7 +35,8 @@ def canonical_url(url: str) -> str:
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
              if not TRACKING_PARAMETER.match(k)]
     path = parts.path or ("/" if scheme in DEFAULT_PORTS else "")
-    return urlunsplit((scheme, host, path, urlencode(query, doseq=True), ""))
+    # stripped again: a space before a dropped fragment ('a #') would end the URL
+    return urlunsplit((scheme, host, path, urlencode(query, doseq=True), "")).strip()
 
 
 def host_name(url: str | None) -> str | None:
