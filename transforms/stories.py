@@ -123,7 +123,7 @@ def compare_block(block: tuple[str, Iterable[tuple]], settings: Settings) -> Ite
     _key, members = block
     members = sorted(members, key=lambda member: member[0])
     window = settings.story_window_days * SECONDS_PER_DAY
-    nearest: dict[str, tuple[float, str, Pair]] = {}  # as LinkNeighbours ranks them: similarity, then id
+    nearest: dict[str, tuple[float, str, Pair]] = {}
     for position, (node, vector) in enumerate(members):
         for other, other_vector in members[max(0, position - settings.story_block_window):position]:
             if node[0] != NEVER and node[0] - other[0] > window:
@@ -135,9 +135,8 @@ def compare_block(block: tuple[str, Iterable[tuple]], settings: Settings) -> Ite
             if similarity >= settings.story_similarity or not pair.second.dated:
                 yield pair
                 continue
-            for end, partner in ((pair.first, pair.second), (pair.second, pair.first)):
-                candidate = (pair.similarity, partner.id, pair)
-                nearest[end.id] = max(nearest.get(end.id, candidate), candidate)
+            for end, candidate in as_nearest(pair):
+                nearest[end] = max(nearest.get(end, candidate), candidate)
     yield from dict.fromkeys(candidate[2] for candidate in nearest.values())
 
 
@@ -199,13 +198,19 @@ class LinkNeighbours(beam.PTransform):
         threshold = self.settings.story_similarity
         nearest = (
             pairs
-            | "BothWays" >> beam.FlatMap(lambda p: [(p.first.id, (p.similarity, p.second.id, p)),
-                                                    (p.second.id, (p.similarity, p.first.id, p))])
+            | "BothWays" >> beam.FlatMap(as_nearest)
             | "Nearest" >> beam.CombinePerKey(max)
             | "NearestLink" >> beam.MapTuple(lambda _id, best: best[2])
         )
         close = pairs | "Close" >> beam.Filter(lambda p: p.similarity >= threshold)
         return (nearest, close) | "AllLinks" >> beam.Flatten() | "Ends" >> beam.Map(lambda p: (p.first, p.second))
+
+
+def as_nearest(pair: Pair) -> list[tuple[str, tuple[float, str, Pair]]]:
+    """For each end's id, the pair as a candidate for its nearest neighbour: the largest wins, by
+    similarity, then by the other end's id (the blocks keep candidates ranked the same way)."""
+    return [(pair.first.id, (pair.similarity, pair.second.id, pair)),
+            (pair.second.id, (pair.similarity, pair.first.id, pair))]
 
 
 def set_story_id(joined: tuple[str, dict]) -> Iterator[Article]:
