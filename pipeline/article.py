@@ -65,7 +65,7 @@ class Article:
 
     def to_row(self) -> dict[str, Any]:
         row = {name: getattr(self, name) for name in ARTICLE_SCHEMA.names}
-        row["entities"] = [dataclasses.asdict(e) for e in self.entities]
+        row["entities"] = [dict(vars(e)) for e in self.entities]  # flat: asdict's deep copy costs 20x
         row["meta"] = list(self.meta.items())
         return row
 
