@@ -7,6 +7,10 @@ import json
 import re
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from py3langid.langid import MODEL_FILE, visit_counts
+from py3langid.langid import LanguageIdentifier as Langid
 
 from bench.extraction import load_truth, page_id, score
 from conftest import SEEDS, shared_data
@@ -16,7 +20,7 @@ from transforms.boilerplate import is_furniture
 from transforms.dates import parse_date
 from transforms.extract_html import extract_html
 from transforms.extract_text import extract_plain_text
-from transforms.language import LanguageIdentifier, declared_language
+from transforms.language import SAMPLE_CHARS, LanguageIdentifier, declared_language
 
 
 def seed(name: str) -> Article:
@@ -215,6 +219,34 @@ def test_language_is_identified_and_declared_only_breaks_doubt():
                               "sur la rivière.") == "fr"
     assert languages.identify("Hello there.", declared="en") == "en"
     assert languages.identify("Hello there.") is None  # too little to tell, and nothing declared
+
+
+@pytest.fixture(scope="module")
+def langid_models():
+    """py3langid's own model and newsbeam's, which counts the same features with numpy."""
+    return Langid.from_model_file(MODEL_FILE, norm_probs=True), LanguageIdentifier(0.0).model
+
+
+@given(text=st.text(max_size=60) | st.binary(max_size=60).map(lambda b: b.decode("latin-1")))
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_language_features_are_counted_as_py3langid_counts_them(langid_models, text):
+    check_counted_as_py3langid(*langid_models, text)
+
+
+def test_language_features_of_long_texts_in_many_scripts_are_counted_as_py3langid_counts_them(langid_models):
+    texts = [path.read_text() for path in sorted(SEEDS.iterdir())]
+    texts += ["Привет, как дела? Сегодня в Москве прошёл саммит.", "東京で首脳会談が開かれた。", "مرحبا بالعالم",
+              "ÉTÉ À PARIS: LE MINISTRE A DÉMISSIONNÉ", "Der Stadtrat hat am Dienstagabend getagt. " * 30]
+    for text in texts:
+        check_counted_as_py3langid(*langid_models, text[:SAMPLE_CHARS])
+
+
+def check_counted_as_py3langid(reference, vectorised, text: str) -> None:
+    encoded = reference._encode(text)
+    counted = visit_counts(reference.tk_nextmove, reference._rowbase, reference.tk_output, encoded) or {}
+    features, counts = vectorised.feature_counts(encoded)
+    assert dict(zip(features.tolist(), counts.tolist())) == dict(counted)
+    assert vectorised.classify(text)[0] == reference.classify(text)[0]
 
 
 def test_pages_that_are_not_articles_are_rejected_with_the_reason(ingest, tmp_path):
