@@ -20,7 +20,7 @@ from pipeline.run import pipeline_options
 from transforms.clean import CleanFn
 from transforms.components import ConnectedComponents
 from transforms.dedupe import DedupeArticles
-from transforms.signatures import Rank, canonical_url, pack_rank, unpack_rank
+from transforms.signatures import Rank, pack_rank, page_identity, unpack_rank
 
 SEED_FILES = sorted(SEEDS.glob("*.txt"))
 RUN = "20240301T000000Z-test00"
@@ -138,18 +138,21 @@ def test_a_chain_of_edits_is_one_group_with_one_keeper(tmp_path):
 def test_same_canonical_url_is_a_duplicate(tmp_path, seeds):
     first = dataclasses.replace(seeds[1], url="https://www.example.com/world/putin-kim-car/")
     updated = dataclasses.replace(seeds[2], url="http://example.com/world/putin-kim-car?utm_source=rss#top")
-    kept, duplicates = run_dedupe(tmp_path, [first, updated, seeds[3]])
+    malformed = dataclasses.replace(seeds[3], url="http://[abc/x")  # compared on its text alone
+    kept, duplicates = run_dedupe(tmp_path, [first, updated, malformed])
+    assert sorted(kept) == sorted([first.id, malformed.id])
     assert duplicates[updated.id]["kind"] == "url"
     assert duplicates[updated.id]["duplicate_of"] == first.id
     assert duplicates[updated.id]["similarity"] < 0.2  # another text under the same address
 
 
-def test_canonical_url():
+def test_page_identity():
     same = {"https://www.Example.com/a/b/?utm_source=x&id=3#c", "http://example.com/a/b?id=3",
-            "example.com/a/b?id=3&fbclid=1"}
-    assert {canonical_url(u) for u in same if "://" in u} == {"example.com/a/b?id=3"}
-    assert canonical_url("https://example.com/a/b?id=4") != canonical_url("https://example.com/a/b?id=3")
-    assert canonical_url("mailto:x@example.com") is None and canonical_url(None) is None
+            "http://example.com/a/b?ref=home&id=3&gbraid=1", "example.com/a/b?id=3&fbclid=1"}
+    assert {page_identity(u) for u in same if "://" in u} == {"example.com/a/b?id=3"}
+    assert page_identity("https://example.com/a/b?id=4") != page_identity("https://example.com/a/b?id=3")
+    assert page_identity("mailto:x@example.com") is None and page_identity(None) is None
+    assert page_identity("http://[abc/x") is None  # too malformed to split: no identity, and no error
 
 
 def test_a_packed_rank_sorts_as_the_rank_and_unpacks_to_it():

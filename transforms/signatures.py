@@ -16,11 +16,13 @@ import pyarrow as pa
 from pipeline.article import TIMESTAMP, Article, utc
 from pipeline.options import Settings
 from transforms import minhash
+from transforms.urls import canonical_url
 
 NEVER = float("inf")
-# Query parameters that track the reader and never change the page.
-TRACKING_PARAMETER = re.compile(
-    r"^(?:utm_\w+|fbclid|gclid|dclid|msclkid|mc_cid|mc_eid|ocid|cmpid|smid|smtyp|icid|at_\w+|ref|ref_src|src|share)$")
+# Query parameters that say where the reader came from. A news page never changes with them, so
+# two URLs differing only in them are one article; the stored URL keeps them (`canonical_url`
+# drops only click trackers), as some other site's page might.
+REFERRAL_PARAMETER = re.compile(r"^(?:ocid|cmpid|smid|smtyp|icid|at_\w+|ref|ref_src|src|share)$", re.IGNORECASE)
 
 
 class Rank(NamedTuple):
@@ -122,24 +124,25 @@ def sign(article: Article, settings: Settings) -> Signature:
         minhash=minhash.signature(shingle_set, settings),
         shingles=len(shingle_set),
         content_hash=article.content_hash,
-        url=canonical_url(article.url),
+        url=page_identity(article.url),
         kept_at=utc(article.ingested_at),
     )
 
 
-def canonical_url(url: str | None) -> str | None:
-    """The page a URL names, spelled one way: no scheme, 'www.', fragment, trailing slash or
-    tracking parameters, the host in lower case and the remaining query sorted."""
+def page_identity(url: str | None) -> str | None:
+    """What two URLs of one article have in common: the canonical URL without its scheme, 'www.',
+    trailing slash or referral parameters, its query sorted. None for a URL that names no web page
+    or is too malformed to read."""
     if not url:
         return None
-    parts = urlsplit(url.strip())
+    try:
+        parts = urlsplit(canonical_url(url))
+    except ValueError:
+        return None
     if not parts.netloc or parts.scheme not in ("http", "https", ""):
         return None
-    host = (parts.hostname or "").removeprefix("www.")
-    if parts.port and parts.port not in (80, 443):
-        host = f"{host}:{parts.port}"
     query = sorted((name, value) for name, value in parse_qsl(parts.query, keep_blank_values=True)
-                   if not TRACKING_PARAMETER.match(name.lower()))
+                   if not REFERRAL_PARAMETER.match(name))
     path = parts.path.rstrip("/") or "/"
-    return host + path + (f"?{urlencode(query)}" if query else "")
+    return parts.netloc.removeprefix("www.") + path + (f"?{urlencode(query)}" if query else "")
 
