@@ -309,6 +309,8 @@ def test_malformed_urls_lose_nothing_beside_them():
     client = FeedClient(Settings())
     with pytest.raises(FetchError, match=r"^'http://\[unclosed/feed' is not a valid URL$"):
         client.fetch("http://[unclosed/feed")
+    with pytest.raises(FetchError, match=r"^'http://news.example:99999/feed' is not a valid URL$"):
+        client.fetch("http://news.example:99999/feed")
 
 
 def test_a_feed_file_of_only_a_byte_order_mark_is_empty():

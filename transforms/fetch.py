@@ -225,6 +225,7 @@ class FeedClient:
         s = self.settings
         try:
             parts = urlsplit(url)
+            port = parts.port  # 'host:99999' splits, and fails here
         except ValueError:
             raise FetchError(f"'{url[:200]}' is not a valid URL") from None
         if parts.scheme not in ("http", "https"):
@@ -232,7 +233,7 @@ class FeedClient:
         if not parts.hostname:
             raise FetchError(f"'{url}' names no host")
         deadline = time.monotonic() + s.fetch_deadline_seconds
-        with self.host_slot(f"{parts.hostname}:{parts.port or parts.scheme}"):
+        with self.host_slot(f"{parts.hostname}:{port or parts.scheme}"):
             remaining = max(deadline - time.monotonic(), 0.001)
             timeout = urllib3.Timeout(connect=min(s.fetch_connect_seconds, remaining), read=remaining)
             try:
