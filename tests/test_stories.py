@@ -80,6 +80,26 @@ def test_unrelated_articles_are_stories_of_their_own(tmp_path):
     assert stories == {name: name for name in texts}
 
 
+def cosine(a: bytes, b: bytes) -> float:
+    return float(list(tfidf.window_cosines([a, b], 1))[1][0])
+
+
+def test_window_cosines_are_each_vectors_cosines_with_those_before_it():
+    rng = random.Random(3)
+    vocabulary = [f"w{n}" for n in range(60)]
+    documents = [Counter(rng.choices(vocabulary, k=rng.choice([0, 3, 15, 40]))) for _ in range(30)]
+    frequency = Counter(term for counts in documents for term in counts)
+    vectors = [tfidf.weights(counts, frequency, len(documents), 50)[1] for counts in documents]
+    dense = []
+    for vector in vectors:
+        terms, weights = tfidf.terms_and_weights(vector)
+        dense.append(dict(zip(terms.tolist(), weights.astype(float).tolist())))
+    for position, similarities in enumerate(tfidf.window_cosines(vectors, 7)):
+        before = dense[max(0, position - 7):position]
+        expected = [sum(w * other.get(t, 0.0) for t, w in dense[position].items()) for other in before]
+        assert similarities.tolist() == pytest.approx(expected, abs=1e-6)
+
+
 def test_tfidf_cosine_matches_the_definition():
     counts = [tfidf.term_counts("Putin gives Kim a car", "Putin gave Kim Jong Un an Aurus car on Sunday.", 3),
               tfidf.term_counts("Kim's new car", "Kim Jong Un now owns a Russian Aurus limousine.", 3)]
@@ -88,7 +108,7 @@ def test_tfidf_cosine_matches_the_definition():
     dense = [{t: (1 + math.log(n)) * tfidf.idf(frequency[t], 2) for t, n in c.items()} for c in counts]
     norms = [sum(w * w for w in d.values()) ** 0.5 for d in dense]
     expected = sum(dense[0][t] * dense[1].get(t, 0) for t in dense[0]) / (norms[0] * norms[1])
-    assert tfidf.cosine(a, b) == pytest.approx(expected, abs=1e-3)  # float16 weights
+    assert cosine(a, b) == pytest.approx(expected, abs=1e-3)  # float16 weights
     assert counts[0]["putin"] == 3 + 1 and "a" not in counts[0] and "on" not in counts[0]
 
 
@@ -137,7 +157,7 @@ def test_a_block_keeps_every_pair_a_link_or_a_time_can_come_from():
     found = {}  # every pair the block's comparisons reach, above the neighbour floor
     for position, (node, vector) in enumerate(ordered):
         for other, other_vector in ordered[max(0, position - settings.story_block_window):position]:
-            similarity = round(tfidf.cosine(vector, other_vector), 6)
+            similarity = round(cosine(other_vector, vector), 6)
             if similarity >= settings.story_neighbour_similarity:
                 found[other[1], node[1]] = (similarity, other[0], node[0])
     dated_close = {ids: f for ids, f in found.items() if NEVER in f[1:] or f[2] - f[1] <= window}

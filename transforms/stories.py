@@ -23,6 +23,7 @@ from collections.abc import Iterable, Iterator
 from typing import NamedTuple
 
 import apache_beam as beam
+import numpy as np
 
 from pipeline.article import Article
 from pipeline.options import Settings
@@ -124,13 +125,14 @@ def compare_block(block: tuple[str, Iterable[tuple]], settings: Settings) -> Ite
     members = sorted(members, key=lambda member: member[0])
     window = settings.story_window_days * SECONDS_PER_DAY
     nearest: dict[str, tuple[float, str, Pair]] = {}
-    for position, (node, vector) in enumerate(members):
-        for other, other_vector in members[max(0, position - settings.story_block_window):position]:
+    cosines = tfidf.window_cosines([vector for _node, vector in members], settings.story_block_window)
+    for position, ((node, _vector), similarities) in enumerate(zip(members, cosines)):
+        first = max(0, position - settings.story_block_window)
+        for before in np.flatnonzero(similarities >= settings.story_neighbour_similarity):
+            other = members[first + before][0]
             if node[0] != NEVER and node[0] - other[0] > window:
                 continue  # both dated: an undated one sorts last
-            similarity = tfidf.cosine(vector, other_vector)
-            if similarity < settings.story_neighbour_similarity:
-                continue
+            similarity = float(similarities[before])
             pair = Pair(StoryNode(*other), StoryNode(*node), round(similarity, 6))
             if similarity >= settings.story_similarity or not pair.second.dated:
                 yield pair

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import zlib
 from collections import Counter
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -52,12 +53,29 @@ def weights(counts: Counter, document_frequency: dict[str, int], documents: int,
     return [term for term, _ in top], hashes[order].tobytes() + values[order].astype(np.float16).tobytes()
 
 
-def cosine(a: bytes, b: bytes) -> float:
-    (a_terms, a_weights), (b_terms, b_weights) = terms_and_weights(a), terms_and_weights(b)
-    _shared, in_a, in_b = np.intersect1d(a_terms, b_terms, assume_unique=True, return_indices=True)
-    return float(np.dot(a_weights[in_a].astype(np.float32), b_weights[in_b].astype(np.float32)))
-
-
 def terms_and_weights(vector: bytes) -> tuple[np.ndarray, np.ndarray]:
     terms = len(vector) // 6  # a 4-byte hash and a 2-byte weight each
     return np.frombuffer(vector, np.uint32, terms), np.frombuffer(vector, np.float16, offset=4 * terms)
+
+
+def window_cosines(vectors: list[bytes], window: int) -> Iterator[np.ndarray]:
+    """For each vector, its cosines with the up to `window` vectors before it, the earliest first:
+    the terms of those vectors looked up in its own sorted terms at once, and the products of the
+    shared terms' weights summed per vector."""
+    decoded = [terms_and_weights(vector) for vector in vectors]
+    lengths = np.array([len(terms) for terms, _ in decoded], dtype=np.int64)
+    starts = np.concatenate([[0], np.cumsum(lengths)])
+    terms = np.concatenate([terms for terms, _ in decoded]) if decoded else np.empty(0, np.uint32)
+    weights = np.concatenate([w for _, w in decoded]).astype(np.float32) if decoded else np.empty(0, np.float32)
+    owner = np.repeat(np.arange(len(vectors)), lengths)
+    for position in range(len(vectors)):
+        first = max(0, position - window)
+        own = slice(starts[position], starts[position + 1])
+        others = slice(starts[first], starts[position])
+        if own.start == own.stop or others.start == others.stop:
+            yield np.zeros(position - first, dtype=np.float32)
+            continue
+        found = np.minimum(np.searchsorted(terms[own], terms[others]), own.stop - own.start - 1)
+        shared = terms[own][found] == terms[others]
+        products = weights[others][shared] * weights[own][found[shared]]
+        yield np.bincount(owner[others][shared] - first, weights=products, minlength=position - first)
