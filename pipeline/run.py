@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import time
 from datetime import datetime, timezone
-from importlib import metadata
 
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
@@ -15,7 +14,7 @@ from pipeline.commit import commit_run, lake_lock, recover, staging_root
 from pipeline.manifest import count_outputs, new_run_id, stage_metrics, write_empty_tables
 from pipeline.options import DEFAULT_RUNNER, LOCAL_STREAMING_RUNNER, Settings
 from pipeline.state import fold_feed_states
-from transforms.entities import installed_ner_models
+from transforms.entities import installed_ner_models, is_installed
 from transforms.signature_store import expire_signatures, signature_folder
 
 
@@ -33,23 +32,12 @@ def pipeline_options(beam_args: list[str]) -> PipelineOptions:
 
 
 def installed_ner_model(settings: Settings) -> str:
-    """The spaCy model the workers will load: the configured one, else its fallback.
-
-    Asked of the installed distributions, as spaCy itself does, without importing spaCy: the
-    driver of a multi-process or cluster run never tags anything."""
+    """The spaCy model the workers will load: the configured one, else its fallback."""
     if is_installed(settings.ner_model) or settings.ner_model == settings.ner_fallback_model:
         return settings.ner_model
     if is_installed(settings.ner_fallback_model):
         return settings.ner_fallback_model
     raise RuntimeError(f"the spaCy model {settings.ner_model} is not installed (pip install it, or pass --ner-model)")
-
-
-def is_installed(distribution: str) -> bool:
-    try:
-        metadata.distribution(distribution)
-    except metadata.PackageNotFoundError:
-        return False
-    return True
 
 
 def run_pipeline(inputs: list[str], output: str, settings: Settings = Settings(),

@@ -10,9 +10,12 @@ model passes untagged, with the reason in its `meta`: it is never tagged with th
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
+import json
 import re
 from collections import defaultdict
 from collections.abc import Iterator
+from importlib import metadata
 from pathlib import Path
 
 import apache_beam as beam
@@ -149,9 +152,14 @@ def installed_ner_models(settings: Settings) -> dict[str, dict[str, str]]:
 
 
 def is_installed(name: str) -> bool:
-    import spacy.util
-
-    return spacy.util.is_package(name) or (Path(name) / "config.cfg").exists()
+    """Whether `name` is an installed model package or a model folder. Asked of the installed
+    distributions and the file system, as spaCy does, without importing spaCy: the driver of a
+    multi-process or cluster run never tags anything, and spaCy's import costs 0.7 s and 47 MB."""
+    try:
+        metadata.distribution(name)
+    except metadata.PackageNotFoundError:
+        return (Path(name) / "config.cfg").exists()
+    return True
 
 
 def load_ner(name: str):
@@ -177,15 +185,13 @@ def unneeded_components(config) -> list[str]:
 
 
 def _model_folder(name: str) -> Path:
-    """The folder with an installed model package's (or a model path's) config.cfg and meta.json."""
-    import spacy.util
-
+    """The folder with an installed model package's (or a model path's) config.cfg and meta.json,
+    found without importing the package (which imports spaCy)."""
     if (Path(name) / "config.cfg").exists():
         return Path(name)
-    return next(spacy.util.get_package_path(name).glob("*/config.cfg")).parent
+    package = Path(importlib.util.find_spec(name).submodule_search_locations[0])
+    return next(package.glob("*/config.cfg")).parent
 
 
 def _model_meta(name: str) -> dict:
-    import spacy.util
-
-    return spacy.util.get_model_meta(_model_folder(name))
+    return json.loads((_model_folder(name) / "meta.json").read_text(encoding="utf-8"))

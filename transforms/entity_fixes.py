@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterator
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-from spacy.attrs import IDX, IS_ALPHA, IS_STOP, IS_TITLE, LENGTH
-from spacy.tokens import Doc
+if TYPE_CHECKING:  # spaCy is imported where docs are made, in the workers, never by the driver
+    from spacy.tokens import Doc
 
 # Labels that name something (OntoNotes for the English models, WikiNER for most others).
 NAME_LABELS = {"PERSON", "PER", "ORG", "GPE", "LOC", "FAC", "NORP", "PRODUCT", "EVENT", "WORK_OF_ART",
@@ -46,7 +46,7 @@ class Tokens:
 
     def __init__(self, doc: Doc, text: str):
         self.text = text
-        self.rows = doc.to_array([IDX, LENGTH, IS_TITLE, IS_STOP, IS_ALPHA]).tolist() if len(doc) else []
+        self.rows = doc.to_array(["IDX", "LENGTH", "IS_TITLE", "IS_STOP", "IS_ALPHA"]).tolist() if len(doc) else []
         self._by_offset: dict[int, int] | None = None
 
     def __len__(self) -> int:
