@@ -123,7 +123,7 @@ def compare_block(block: tuple[str, Iterable[tuple]], settings: Settings) -> Ite
     Dated pairs further apart than `story_window_days` are never linked, so they are dropped."""
     _key, members = block
     members = sorted(members, key=lambda member: member[0])
-    window = settings.story_window_days * SECONDS_PER_DAY
+    window = window_seconds(settings)
     nearest: dict[str, tuple[float, str, Pair]] = {}
     cosines = tfidf.window_cosines([vector for _node, vector in members], settings.story_block_window)
     for position, ((node, _vector), similarities) in enumerate(zip(members, cosines)):
@@ -164,7 +164,7 @@ class WithinTimeWindow(beam.PTransform):
                 | f"JoinEnd{end}" >> beam.CoGroupByKey()
                 | f"DateEnd{end}" >> beam.FlatMap(date_end, end)
             )
-        window = self.settings.story_window_days * SECONDS_PER_DAY
+        window = window_seconds(self.settings)
         return (
             dated
             | "Close" >> beam.Filter(lambda d: NEVER in d[1:] or abs(d[1] - d[2]) <= window)
@@ -206,6 +206,13 @@ class LinkNeighbours(beam.PTransform):
         )
         close = pairs | "Close" >> beam.Filter(lambda p: p.similarity >= threshold)
         return (nearest, close) | "AllLinks" >> beam.Flatten() | "Ends" >> beam.Map(lambda p: (p.first, p.second))
+
+
+def window_seconds(settings: Settings) -> float:
+    """How far apart two dated articles of one story may be published. The blocks drop pairs
+    further apart and the window step filters them: the blocks' pruning is exact only while the
+    two agree."""
+    return settings.story_window_days * SECONDS_PER_DAY
 
 
 def as_nearest(pair: Pair) -> list[tuple[str, tuple[float, str, Pair]]]:
