@@ -4,9 +4,12 @@ pages with their metadata, the reasons for rejects, language, and a benchmark fl
 from __future__ import annotations
 
 import json
+import os
 import re
 
+import apache_beam as beam
 import pytest
+from apache_beam.testing.util import assert_that, equal_to
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from py3langid.langid import MODEL_FILE, visit_counts
@@ -16,11 +19,14 @@ from bench.extraction import load_truth, page_id, score
 from conftest import SEEDS, shared_data
 from pipeline.article import Article
 from pipeline.options import Settings
+from pipeline.run import pipeline_options
 from transforms.boilerplate import is_furniture
+from transforms.clean import CleanArticles
 from transforms.dates import parse_date
 from transforms.extract_html import extract_html
 from transforms.extract_text import extract_plain_text
 from transforms.language import SAMPLE_CHARS, LanguageIdentifier, declared_language
+from transforms.read import ReadFiles
 
 
 def seed(name: str) -> Article:
@@ -280,6 +286,19 @@ def test_pages_that_are_not_articles_are_rejected_with_the_reason(ingest, tmp_pa
     assert reasons["front.html"] == "not an article: 40 of its 40 lines are links (an index or listing page)"
     assert reasons["table.txt"].startswith("not text: only 0% of the body's characters are letters")
     assert reasons["captions.txt"].startswith("no article text found: every line is furniture")
+
+
+def test_the_articles_of_one_file_are_cleaned_by_every_worker(tmp_path):
+    export = tmp_path / "export.jsonl"
+    export.write_text("".join(json.dumps({"url": f"https://gazette.example/{n}", "title": f"Story {n}",
+                                          "html": PAGE}) + "\n" for n in range(6)))
+    two_workers = pipeline_options(["--direct_running_mode=multi_processing", "--direct_num_workers=2"])
+    with beam.Pipeline(options=two_workers) as pipeline:
+        raw, _ = pipeline | ReadFiles([str(export)], "run")
+        clean, rejects = raw | CleanArticles()
+        workers = clean | beam.Map(lambda _: os.getpid()) | beam.Distinct() | beam.combiners.Count.Globally()
+        assert_that(workers, equal_to([2]), label="BothWorkers")
+        assert_that(rejects, equal_to([]), label="NoRejects")
 
 
 BENCHMARK_PAGES = 8

@@ -33,8 +33,13 @@ class CleanArticles(beam.PTransform):
         self.settings = settings
 
     def expand(self, articles):
-        cleaned = articles | "Extract" >> beam.ParDo(CleanFn(self.settings)).with_outputs(
-            REJECTS, main="articles")
+        # A JSONL export or a feed is one element that yields many articles: spread out, they are
+        # cleaned by every worker, not only by the one that read the file.
+        cleaned = (
+            articles
+            | "Spread" >> beam.Reshuffle()
+            | "Extract" >> beam.ParDo(CleanFn(self.settings)).with_outputs(REJECTS, main="articles")
+        )
         return cleaned.articles, cleaned.rejects
 
 
