@@ -261,6 +261,21 @@ def test_unreadable_files_and_names_that_are_not_utf8_are_rejects(tmp_path):
         read_bytes(str(folder / "fine.txt"), 1000)
 
 
+def test_a_link_to_a_directory_is_a_reject_not_a_silent_gap(tmp_path):
+    folder, elsewhere = tmp_path / "in", tmp_path / "elsewhere"
+    folder.mkdir()
+    elsewhere.mkdir()
+    (elsewhere / "story.txt").write_text("x")
+    (folder / "story.txt").symlink_to(elsewhere / "story.txt")
+    (folder / "linked").symlink_to(elsewhere)
+    (folder / ".hidden").symlink_to(elsewhere)
+    found = list(ExpandInput("run").process(str(folder)))
+    assert [f if isinstance(f, str) else f.value for f in found] == [
+        Reject(source=f"{folder}/linked", stage="read", run_id="run",
+               error="a link to a directory is not followed; give its target as an input"),
+        f"{folder}/story.txt"]
+
+
 def test_stray_nul_bytes_are_not_taken_for_utf16():
     text = f"Stray NUL bytes\n\n{story(1)}"
     with pytest.raises(InputError, match=r"^file is binary, not text \(it contains NUL bytes\)$"):

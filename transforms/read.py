@@ -96,6 +96,9 @@ class ExpandInput(beam.DoFn):
             return
         if walking:
             found = [p for p in found if not _is_hidden(p, below=given) and not os.path.isdir(p)]
+            for link in linked_directories(given):
+                yield reject(STAGE, InputError("a link to a directory is not followed; give its target as an input"),
+                             source=link, run_id=self.run_id)
         if not found:
             yield reject(STAGE, InputError(f"no file matches '{given}'"), source=given,
                          run_id=self.run_id)
@@ -179,6 +182,12 @@ def printable_path(path: str) -> str:
     """The path as valid text: bytes of a file name that are not UTF-8 (which Python keeps as
     lone surrogates) written as \\x.. escapes."""
     return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def linked_directories(folder: str) -> list[str]:
+    """Symbolic links to directories below a local folder, which the listing does not walk into."""
+    return sorted(path for root, directories, _ in os.walk(folder) for name in directories
+                  if os.path.islink(path := os.path.join(root, name)) and not _is_hidden(path, below=folder))
 
 
 def _is_hidden(path: str, below: str) -> bool:
