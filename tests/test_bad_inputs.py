@@ -269,10 +269,12 @@ def test_a_link_to_a_directory_is_a_reject_not_a_silent_gap(tmp_path):
     (folder / "story.txt").symlink_to(elsewhere / "story.txt")
     (folder / "linked").symlink_to(elsewhere)
     (folder / ".hidden").symlink_to(elsewhere)
+    os.symlink(os.fsencode(elsewhere), os.path.join(os.fsencode(folder), b"caf\xe9"))
     found = list(ExpandInput("run").process(str(folder)))
+    error = "a link to a directory is not followed; give its target as an input"
     assert [f if isinstance(f, str) else f.value for f in found] == [
-        Reject(source=f"{folder}/linked", stage="read", run_id="run",
-               error="a link to a directory is not followed; give its target as an input"),
+        Reject(source=f"{folder}/caf\\xe9", stage="read", run_id="run", error=error),
+        Reject(source=f"{folder}/linked", stage="read", run_id="run", error=error),
         f"{folder}/story.txt"]
 
 

@@ -98,7 +98,7 @@ class ExpandInput(beam.DoFn):
             found = [p for p in found if not _is_hidden(p, below=given) and not os.path.isdir(p)]
             for link in linked_directories(given):
                 yield reject(STAGE, InputError("a link to a directory is not followed; give its target as an input"),
-                             source=link, run_id=self.run_id)
+                             source=printable_path(link), run_id=self.run_id)
         if not found:
             yield reject(STAGE, InputError(f"no file matches '{given}'"), source=given,
                          run_id=self.run_id)
