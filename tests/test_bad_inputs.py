@@ -248,7 +248,6 @@ def test_unreadable_files_and_names_that_are_not_utf8_are_rejects(tmp_path):
     folder = tmp_path / "in"
     folder.mkdir()
     (folder / "fine.txt").write_text("x")
-    (folder / "dangling.txt").symlink_to(folder / "gone.txt")  # not a file: Beam's listing leaves it out
     with open(os.path.join(os.fsencode(folder), b"caf\xe9.txt"), "wb") as latin1_name:
         latin1_name.write(b"x")
     found = list(ExpandInput("run").process(str(folder)))
@@ -261,7 +260,7 @@ def test_unreadable_files_and_names_that_are_not_utf8_are_rejects(tmp_path):
         read_bytes(str(folder / "fine.txt"), 1000)
 
 
-def test_a_link_to_a_directory_is_a_reject_not_a_silent_gap(tmp_path):
+def test_links_the_listing_leaves_out_are_rejects_not_silent_gaps(tmp_path):
     folder, elsewhere = tmp_path / "in", tmp_path / "elsewhere"
     folder.mkdir()
     elsewhere.mkdir()
@@ -269,11 +268,13 @@ def test_a_link_to_a_directory_is_a_reject_not_a_silent_gap(tmp_path):
     (folder / "story.txt").symlink_to(elsewhere / "story.txt")
     (folder / "linked").symlink_to(elsewhere)
     (folder / ".hidden").symlink_to(elsewhere)
+    (folder / "dangling.txt").symlink_to(folder / "gone.txt")
     os.symlink(os.fsencode(elsewhere), os.path.join(os.fsencode(folder), b"caf\xe9"))
     found = list(ExpandInput("run").process(str(folder)))
     error = "a link to a directory is not followed; give its target as an input"
     assert [f if isinstance(f, str) else f.value for f in found] == [
         Reject(source=f"{folder}/caf\\xe9", stage="read", run_id="run", error=error),
+        Reject(source=f"{folder}/dangling.txt", stage="read", run_id="run", error="a link to a file that does not exist"),
         Reject(source=f"{folder}/linked", stage="read", run_id="run", error=error),
         f"{folder}/story.txt"]
 

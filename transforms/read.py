@@ -96,9 +96,8 @@ class ExpandInput(beam.DoFn):
             return
         if walking:
             found = [p for p in found if not _is_hidden(p, below=given) and not os.path.isdir(p)]
-            for link in linked_directories(given):
-                yield reject(STAGE, InputError("a link to a directory is not followed; give its target as an input"),
-                             source=printable_path(link), run_id=self.run_id)
+            for link, problem in unlisted_links(given):
+                yield reject(STAGE, InputError(problem), source=printable_path(link), run_id=self.run_id)
         if not found:
             yield reject(STAGE, InputError(f"no file matches '{given}'"), source=given,
                          run_id=self.run_id)
@@ -184,10 +183,19 @@ def printable_path(path: str) -> str:
     return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
-def linked_directories(folder: str) -> list[str]:
-    """Symbolic links to directories below a local folder, which the listing does not walk into."""
-    return sorted(path for root, directories, _ in os.walk(folder) for name in directories
-                  if os.path.islink(path := os.path.join(root, name)) and not _is_hidden(path, below=folder))
+def unlisted_links(folder: str) -> list[tuple[str, str]]:
+    """Symbolic links below a local folder that Beam's listing leaves out without a word: links to
+    directories, which it does not walk into (following them could loop), and links to nothing."""
+    found = []
+    for root, directories, files in os.walk(folder):
+        for path in (os.path.join(root, name) for name in directories + files):
+            if not os.path.islink(path) or _is_hidden(path, below=folder):
+                continue
+            if os.path.isdir(path):
+                found.append((path, "a link to a directory is not followed; give its target as an input"))
+            elif not os.path.exists(path):
+                found.append((path, "a link to a file that does not exist"))
+    return sorted(found)
 
 
 def _is_hidden(path: str, below: str) -> bool:
