@@ -268,6 +268,8 @@ def test_links_the_listing_leaves_out_are_rejects_not_silent_gaps(tmp_path):
     (folder / "story.txt").symlink_to(elsewhere / "story.txt")
     (folder / "linked").symlink_to(elsewhere)
     (folder / ".hidden").symlink_to(elsewhere)
+    (folder / ".cache").mkdir()
+    (folder / ".cache" / "linked").symlink_to(elsewhere)
     (folder / "dangling.txt").symlink_to(folder / "gone.txt")
     os.symlink(os.fsencode(elsewhere), os.path.join(os.fsencode(folder), b"caf\xe9"))
     found = list(ExpandInput("run").process(str(folder)))

@@ -188,8 +188,9 @@ def unlisted_links(folder: str) -> list[tuple[str, str]]:
     directories, which it does not walk into (following them could loop), and links to nothing."""
     found = []
     for root, directories, files in os.walk(folder):
-        for path in (os.path.join(root, name) for name in directories + files):
-            if not os.path.islink(path) or _is_hidden(path, below=folder):
+        directories[:] = [name for name in directories if not name.startswith(".")]  # hidden: never read
+        for path in (os.path.join(root, name) for name in directories + files if not name.startswith(".")):
+            if not os.path.islink(path):
                 continue
             if os.path.isdir(path):
                 found.append((path, "a link to a directory is not followed; give its target as an input"))
