@@ -354,3 +354,17 @@ def test_errors_are_one_clear_line(lake_dir, tmp_path):
         and "nonsense" in bad_sql.stderr and len(bad_sql.stderr.strip().splitlines()) <= 5
     assert "no word to look for" in cli("search", lake_dir, "?!").stderr
     assert "whole number" in cli("entities", lake_dir, "--top", "0").stderr
+
+
+@pytest.mark.parametrize("command", [["query", "{lake}", "SELECT count(*) FROM articles"], ["stories", "{lake}"],
+                                     ["entities", "{lake}"], ["search", "{lake}", "Kim"],
+                                     ["report", "{lake}", "--html", "{tmp}/report.html"], ["--help"], ["run", "--help"]],
+                         ids=lambda command: " ".join(c for c in command if not c.startswith("{")))
+def test_the_query_commands_and_help_start_without_beam(lake_dir, tmp_path, command):
+    """Importing Beam takes about a second: a question to the lake, or --help, should not wait for it."""
+    argv = [part.format(lake=lake_dir, tmp=tmp_path) for part in command]
+    probe = ("import sys\nfrom pipeline.cli import main\ntry:\n    code = main(sys.argv[1:])\n"
+             "except SystemExit as stop:\n    code = stop.code\n"
+             "print('exit', code, 'beam imported' if 'apache_beam' in sys.modules else 'beam not imported')")
+    finished = subprocess.run([sys.executable, "-c", probe, *argv], capture_output=True, text=True, timeout=120)
+    assert finished.stdout.splitlines()[-1] == "exit 0 beam not imported", finished.stderr

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-
-from apache_beam.io.filesystems import FileSystems
+from typing import TYPE_CHECKING
 
 from pipeline.commands.durations import duration_text
 from pipeline.query_cli import aligned_table
-from pipeline.state import FeedState, read_feed_states
-from sinks.parquet import read_parquet_metadata
-from transforms.signature_store import committed_files, signature_folder
+
+if TYPE_CHECKING:
+    from pipeline.state import FeedState
 
 HELP = "show what a lake remembers: feeds' validators and schedules, entries seen, dedupe signatures"
 DESCRIPTION = """\
@@ -34,6 +33,12 @@ def add_arguments(parser) -> None:
 
 
 def main(args, _extra) -> int:
+    # Imported here, as `run` and `check` do: every command's --help, and the query commands, then
+    # start without importing Beam (about a second).
+    from apache_beam.io.filesystems import FileSystems
+
+    from pipeline.state import read_feed_states
+
     if not FileSystems.exists(args.output):
         raise ValueError(f"'{args.output}' does not exist")
     feeds = [state for _, state in read_feed_states(args.output)]
@@ -63,6 +68,9 @@ def feed_record(state: FeedState) -> dict:
 
 def dedupe_signatures(output: str) -> tuple[int, int]:
     """(files, rows) of the committed dedupe signatures (`transforms.signature_store`)."""
+    from sinks.parquet import read_parquet_metadata
+    from transforms.signature_store import committed_files, signature_folder
+
     found = committed_files(signature_folder(output))
     return len(found), sum(read_parquet_metadata(path).num_rows for path in found)
 
