@@ -295,6 +295,7 @@ def test_parse_since():
     assert parse_since("2d", now) == datetime(2024, 6, 8, 12, 0, tzinfo=timezone.utc)
     assert parse_since("90m", now) == datetime(2024, 6, 10, 10, 30, tzinfo=timezone.utc)
     assert parse_since("3w", now) == datetime(2024, 5, 20, 12, 0, tzinfo=timezone.utc)
+    assert parse_since("1d 12h", now) == datetime(2024, 6, 9, 0, 0, tzinfo=timezone.utc)  # watch --every's grammar
     assert parse_since("2024-06-01") == datetime(2024, 6, 1, tzinfo=timezone.utc)
     assert parse_since("2024-06-01T12:00+02:00") == datetime(2024, 6, 1, 10, 0, tzinfo=timezone.utc)
     with pytest.raises(ValueError, match="neither a duration"):

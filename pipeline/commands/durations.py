@@ -1,4 +1,4 @@
-"""Durations on the command line: 90s, 15m, 1h30m, 2d."""
+"""Durations on the command line: 90s, 15m, 1h30m, 2d, 3w (`--every`, `--stop-after`, `--since`)."""
 
 from __future__ import annotations
 
@@ -6,16 +6,25 @@ import argparse
 import re
 from datetime import timedelta
 
-DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
-UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
+UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_duration(text: str) -> timedelta | None:
+    """The duration `text` says, spaces ignored, or None if it says none."""
+    compact = "".join(text.lower().split())
+    parts = DURATION.findall(compact)
+    if not parts or "".join(a + b for a, b in parts) != compact:
+        return None
+    return sum((timedelta(**{UNITS[unit]: float(amount)}) for amount, unit in parts), timedelta())
 
 
 def duration(text: str) -> timedelta:
     """An argparse type: the duration `text` says."""
-    parts = DURATION.findall(text.strip().lower())
-    if not parts or "".join(a + b for a, b in parts) != text.strip().lower():
+    parsed = parse_duration(text)
+    if parsed is None:
         raise argparse.ArgumentTypeError(f"'{text}' is not a duration like 90s, 15m or 1h30m")
-    return sum((timedelta(**{UNITS[unit]: float(amount)}) for amount, unit in parts), timedelta())
+    return parsed
 
 
 def duration_text(seconds: float) -> str:

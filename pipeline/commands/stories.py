@@ -2,24 +2,21 @@
 
 from __future__ import annotations
 
-import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
+from pipeline.commands.durations import parse_duration
 from pipeline.query_cli import add_lake_argument, add_output_arguments, add_rows_argument, answer
 
 HELP = "the largest stories: first and last seen, articles, sources, headline, top entities"
 DESCRIPTION = """\
 List the stories in the lake in DIR, the ones with the most articles first, then the latest.
 --since keeps the stories with an article seen since then: a duration back from now (30m, 12h,
-2d, 3w) or a date or time (2024-06-01, 2024-06-01T12:00, UTC unless an offset is given).
+1d12h, 3w) or a date or time (2024-06-01, 2024-06-01T12:00, UTC unless an offset is given).
 
 example:
   newsbeam stories out --since 2d
   newsbeam stories out --since 2024-06-01 --topic politics --format csv
 """
-
-DURATION = re.compile(r"(\d+)\s*([mhdw])")
-UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
 def add_arguments(parser) -> None:
@@ -37,10 +34,9 @@ def main(args, extra_args: list[str]) -> int:
 
 def parse_since(text: str, now: datetime | None = None) -> datetime:
     """'2d' (back from now), '2024-06-01' or '2024-06-01T12:00+02:00' as a UTC time."""
-    duration = DURATION.fullmatch(text.strip())
-    if duration:
-        amount, unit = duration.groups()
-        return (now or datetime.now(timezone.utc)) - timedelta(**{UNITS[unit]: int(amount)})
+    back = parse_duration(text)
+    if back is not None:
+        return (now or datetime.now(timezone.utc)) - back
     try:
         when = datetime.fromisoformat(text.strip())
     except ValueError:
