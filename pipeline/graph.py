@@ -14,7 +14,7 @@ from transforms.clean import CleanArticles
 from transforms.dedupe import DedupeArticles
 from transforms.entities import TagEntities
 from transforms.read import ReadArticles
-from transforms.signature_store import WriteSignatures, signature_folder
+from transforms.signature_store import signature_folder, write_signatures
 from transforms.stories import AssignStories
 from transforms.topic_model import TOPICS
 from transforms.topics import ClassifyTopics
@@ -77,5 +77,5 @@ class WriteLake(beam.PTransform):
                 self.output, "rejects", REJECT_SCHEMA, self.run_id, **files),
             ledger | "WriteLedger" >> WriteParquetTable(
                 self.output, "ledger", LEDGER_SCHEMA, self.run_id, **files),
-            articles | "RememberSignatures" >> WriteSignatures(self.output, self.run_id, self.settings),
+            articles | "RememberSignatures" >> write_signatures(self.output, self.run_id, self.settings),
         ) | "AllFiles" >> beam.Flatten()

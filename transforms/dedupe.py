@@ -45,7 +45,7 @@ from transforms import minhash
 from transforms.components import ConnectedComponents
 from transforms.key_sketch import KeySketch, SketchKeys
 from transforms.rejects import REJECTS, reject_article
-from transforms.signature_store import ReadRememberedSignatures
+from transforms.signature_store import read_remembered_signatures
 from transforms.signatures import Rank, Signature, pack_rank, sign, unpack_rank
 from transforms.stage_time import StageTime
 
@@ -68,7 +68,7 @@ class DedupeArticles(beam.PTransform):
         signed = articles | "Sign" >> beam.ParDo(SignArticle(s)).with_outputs(REJECTS, main="signed")
         signatures = signed.signed | "Signatures" >> beam.Map(lambda pair: pair[1])
         if self.state is not None:
-            remembered = articles.pipeline | "Remembered" >> ReadRememberedSignatures(self.state, s, self.now)
+            remembered = articles.pipeline | "Remembered" >> read_remembered_signatures(self.state, s, self.now)
             signatures = (signatures, remembered) | "AllSignatures" >> beam.Flatten()
         by_key = signatures | "SignatureByKey" >> beam.Map(lambda sig: (sig.rank.key, sig))
         sketch = signatures | "SketchBucketKeys" >> beam.CombineGlobally(

@@ -69,7 +69,8 @@ def feed_record(state: FeedState) -> dict:
 def dedupe_signatures(output: str) -> tuple[int, int]:
     """(files, rows) of the committed dedupe signatures (`transforms.signature_store`)."""
     from sinks.parquet import read_parquet_metadata
-    from transforms.signature_store import committed_files, signature_folder
+    from transforms.signature_store import signature_folder
+    from transforms.state_files import committed_files
 
     found = committed_files(signature_folder(output))
     return len(found), sum(read_parquet_metadata(path).num_rows for path in found)
