@@ -15,7 +15,8 @@ from transforms.dedupe import DedupeArticles
 from transforms.entities import TagEntities
 from transforms.read import ReadArticles
 from transforms.signature_store import signature_folder, write_signatures
-from transforms.stories import AssignStories
+from transforms.stories import AssignStories, remember_stories
+from transforms.story_memory import memory_folder
 from transforms.topic_model import TOPICS
 from transforms.topics import ClassifyTopics
 
@@ -23,8 +24,8 @@ from transforms.topics import ClassifyTopics
 class IngestArticles(beam.PTransform):
     """Input paths and feeds to the three outputs (kept articles, duplicates, rejects) and the
     ledger. `output` is the lake, whose `_state/` holds what earlier runs remember: the feeds'
-    validators, schedules and seen entries, and the signatures of the articles they kept; `now`
-    the time the feeds are polled at."""
+    validators, schedules and seen entries, the signatures of the articles they kept and those
+    articles' stories; `now` the time the feeds are polled at."""
 
     def __init__(self, inputs: list[str], run_id: str, settings: Settings = Settings(),
                  feeds: list[str] = (), output: str | None = None, now: datetime | None = None):
@@ -45,7 +46,8 @@ class IngestArticles(beam.PTransform):
         kept, duplicates, dedupe_rejects = clean | "Dedupe" >> DedupeArticles(s, remembered, self.now)
         tagged, entity_rejects = kept | "Entities" >> TagEntities(s)
         classified, topic_rejects = tagged | "Topics" >> ClassifyTopics(s)
-        articles = classified | "Stories" >> AssignStories(s)
+        memory = memory_folder(self.output) if self.output else None
+        articles = classified | "Stories" >> AssignStories(s, memory, self.now)
         rejects = (read_rejects, clean_rejects, dedupe_rejects, entity_rejects, topic_rejects) | "AllRejects" >> beam.Flatten()
         read = (raw, read_rejects) | "AllRead" >> beam.Flatten()
         ledger = {"read": read, "kept": articles, "duplicates": duplicates, "rejected": rejects} | "Ledger" >> Ledger(self.run_id)
@@ -54,7 +56,8 @@ class IngestArticles(beam.PTransform):
 
 class WriteLake(beam.PTransform):
     """The outputs to `DIR/articles/topic=<slug>/`, `DIR/duplicates/`, `DIR/rejects/`, `DIR/ledger/`,
-    and the kept articles' signatures to `DIR/_state/dedupe/`, `DIR` being the run's staging folder."""
+    and the kept articles' signatures and stories to `DIR/_state/dedupe/` and `DIR/_state/stories/`,
+    `DIR` being the run's staging folder."""
 
     def __init__(self, output: str, run_id: str, settings: Settings = Settings()):
         super().__init__()
@@ -78,4 +81,5 @@ class WriteLake(beam.PTransform):
             ledger | "WriteLedger" >> WriteParquetTable(
                 self.output, "ledger", LEDGER_SCHEMA, self.run_id, **files),
             articles | "RememberSignatures" >> write_signatures(self.output, self.run_id, self.settings),
+            articles | "RememberStories" >> remember_stories(self.output, self.run_id, self.settings),
         ) | "AllFiles" >> beam.Flatten()

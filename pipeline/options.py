@@ -122,6 +122,7 @@ class Settings:
     story_neighbour_similarity: float = 0.1  # an article joins its most similar article at this cosine or more
     story_similarity: float = 0.25  # and every article at this cosine or more (bench/stories.py --sweep)
     story_window_days: float = 90.0  # articles published further apart are never linked directly
+    story_memory_days: float = 7.0  # kept articles are remembered this long, for later runs' articles to join their stories
     # write
     write_shards: int = 1  # files per partition per run; raise it to write in parallel
     rows_per_file: int = 100_000  # Parquet files are split beyond this many rows

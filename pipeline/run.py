@@ -16,6 +16,7 @@ from pipeline.options import DEFAULT_RUNNER, LOCAL_STREAMING_RUNNER, Settings
 from pipeline.state import fold_feed_states
 from transforms.entities import installed_ner_models, is_installed
 from transforms.signature_store import expire_signatures, signature_folder
+from transforms.story_memory import expire_story_memory, memory_folder
 
 
 def pipeline_options(beam_args: list[str]) -> PipelineOptions:
@@ -82,4 +83,5 @@ def _run_and_commit(inputs, feeds, output, settings, beam_args, run_id, started_
     }
     manifest["manifest"] = commit_run(output, run_id, manifest)
     expire_signatures(signature_folder(output), settings)
+    expire_story_memory(memory_folder(output), settings)
     return manifest

@@ -52,6 +52,76 @@ def test_the_seeds_are_two_stories_the_gift_and_the_ride(ingest):
     assert story[RIDE] == ids[RIDE]
 
 
+def test_a_later_run_s_articles_join_the_stories_an_earlier_run_made(ingest, tmp_path):
+    """Two runs into one lake give the stories one run over all the seeds gives, and the second
+    run's reports of the gift take the story id the first run gave it."""
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir(), second.mkdir()
+    for name in GIFT[:2]:
+        (first / name).write_bytes((SEEDS / name).read_bytes())
+    for name in GIFT[2:] + [RIDE]:
+        (second / name).write_bytes((SEEDS / name).read_bytes())
+    ingest([first])
+    lake = ingest([second])
+    story = {Path(a["source"]).name: (a["story_id"], a["run_id"]) for a in lake.articles}
+    gift_ids = {story[name][0] for name in GIFT}
+    assert len(gift_ids) == 1 and {story[name][1] for name in GIFT} == {lake.manifest["run_id"], *{
+        story[name][1] for name in GIFT[:2]}} and len({story[name][1] for name in GIFT}) == 2
+    assert story[RIDE][0] not in gift_ids
+    assert lake.manifest["metrics"]["stories"]["remembered"] == 2
+
+
+def remembered_row(name: str, story_id: str, text: str, kept_at: datetime) -> dict:
+    counts = tfidf.term_counts("", text, Settings().story_title_weight)
+    return {"id": name, "story_id": story_id, "published": datetime(2024, 2, 20, tzinfo=timezone.utc),
+            "terms": list(counts), "counts": list(counts.values()), "entity_keys": [], "kept_at": kept_at}
+
+
+# Sentences with no word in common, of four terms each: an article of two has eight, and all of
+# them are its blocking keys (`story_block_terms`), so articles sharing a sentence share a block.
+PARAGRAPHS = {
+    "a": "Council auditors reviewed ledgers. ",
+    "b": "Fishermen mended torn nets. ",
+    "c": "Volcanologists measured sulphur plumes. ",
+    "d": "Violinists rehearsed gilded symphonies. ",
+    "e": "Beekeepers inspected wax combs. ",
+    "f": "Goalkeepers saved penalty kicks. ",
+}
+
+
+def text_of(parts: str) -> str:
+    return "".join(PARAGRAPHS[part] * 3 for part in parts)
+
+
+def test_remembered_stories_are_joined_never_merged_and_forgotten_after_the_horizon(tmp_path):
+    """A new article like a remembered one joins its story; like two remembered stories, it takes
+    the smaller story id; two remembered articles alike are not linked by this run (else `a`
+    would join story-a through r2); a memory kept before `story_memory_days` is not read (else
+    `a` would take story-0); remembered articles give no rows."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from transforms.story_memory import STORY_MEMORY_SCHEMA
+
+    now = datetime(2024, 3, 1, tzinfo=timezone.utc)
+    memory = tmp_path / "memory"
+    memory.mkdir()
+    recent = [remembered_row("r1", "story-b", text_of("ab"), now), remembered_row("r2", "story-a", text_of("bc"), now),
+              remembered_row("r4", "story-d", text_of("d"), now), remembered_row("r5", "story-c", text_of("e"), now)]
+    old = [remembered_row("r3", "story-0", text_of("a"), datetime(2024, 1, 1, tzinfo=timezone.utc))]
+    pq.write_table(pa.Table.from_pylist(recent, schema=STORY_MEMORY_SCHEMA), memory / "run1.parquet")
+    pq.write_table(pa.Table.from_pylist(old, schema=STORY_MEMORY_SCHEMA), memory / "run0.parquet")
+    when = datetime(2024, 2, 22, tzinfo=timezone.utc)
+    new = [Article(id=parts, source=parts, title="", text=text_of(parts), published=when, run_id="t")
+           for parts in ("a", "de", "f")]
+    out = tmp_path / "stories"
+    with beam.Pipeline(options=pipeline_options([])) as pipeline:
+        (pipeline | beam.Create(new) | AssignStories(Settings(), str(memory), now)
+         | beam.Map(lambda a: f"{a.id} {a.story_id}") | beam.io.WriteToText(str(out)))
+    stories = dict(line.split() for path in glob.glob(f"{out}*") for line in Path(path).read_text().splitlines())
+    assert stories == {"a": "story-b", "de": "story-c", "f": "f"}
+
+
 def article(name: str, text: str, published: datetime | None) -> Article:
     return Article(id=name, source=name, title="Putin and Kim", text=text, published=published, run_id="t")
 

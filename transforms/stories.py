@@ -12,6 +12,13 @@ Outline, each step keyed so that it scales like dedupe (no all-pairs over the co
    `story_neighbour_similarity` alike, and to every article at least `story_similarity` alike;
 5. connected components of the links are the stories; a story's id is the id of its earliest
    article (then the smallest id), so it does not depend on the runner or the worker count.
+
+With `memory` (`transforms.story_memory`), the articles earlier runs kept in the last
+`story_memory_days` take part as well, each linked to a node standing for its story: they count in
+the document frequencies and the blocks, but only pairs with one of this run's articles are
+compared, and only this run's articles take a nearest-neighbour link. A story node sorts before
+every article, so this run's articles that join an earlier story take its id (of two, the smaller),
+and the rows earlier runs wrote keep theirs.
 """
 
 from __future__ import annotations
@@ -20,35 +27,50 @@ import dataclasses
 import math
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from datetime import datetime, timezone
 from typing import NamedTuple
 
 import apache_beam as beam
 import numpy as np
 
-from pipeline.article import Article
+from pipeline.article import Article, utc
 from pipeline.options import Settings
 from transforms import tfidf
 from transforms.components import ConnectedComponents
+from transforms.story_memory import RememberedArticle, read_story_memory, write_story_memory
 
 STAGE = "stories"
 NEVER = math.inf
+EARLIEST = -math.inf  # a remembered story's own node: before every article
 SECONDS_PER_DAY = 86_400
 BLOCKING_LABELS = {"PERSON", "ORG", "GPE", "LOC", "EVENT", "FAC", "PRODUCT", "WORK_OF_ART", "LAW"}
 
 
 class StoryNode(NamedTuple):
-    """An article in the story graph, ordered earliest first, then by id."""
+    """An article in the story graph, ordered earliest first, then by id; or, published EARLIEST,
+    a story that earlier runs remember."""
 
     published: float  # seconds since the epoch; NEVER when unknown
-    id: str
+    id: str  # the article's id, or the remembered story's
+    story: str = ""  # a remembered article's story id; empty for this run's articles
 
     @property
     def key(self) -> str:
-        return self.id
+        if self.published == EARLIEST:
+            return f"story {self.id}"
+        return f"remembered {self.id}" if self.story else self.id
 
     @property
     def dated(self) -> bool:
         return self.published != NEVER
+
+    @property
+    def remembered(self) -> bool:
+        return bool(self.story)
+
+    def story_node(self) -> StoryNode:
+        """The node of the remembered story this remembered article belongs to."""
+        return StoryNode(EARLIEST, self.story)
 
 
 class Pair(NamedTuple):
@@ -60,13 +82,22 @@ class Pair(NamedTuple):
 class AssignStories(beam.PTransform):
     """Articles to articles with `story_id` set."""
 
-    def __init__(self, settings: Settings = Settings()):
+    def __init__(self, settings: Settings = Settings(), memory: str | None = None, now: datetime | None = None):
         super().__init__()
         self.settings = settings
+        self.memory = memory
+        self.now = now or datetime.now(timezone.utc)
 
     def expand(self, articles):
         s = self.settings
         features = articles | "Features" >> beam.Map(story_features, s)
+        if self.memory is not None:
+            remembered = (
+                articles.pipeline
+                | "Remembered" >> read_story_memory(self.memory, s, self.now)
+                | "RememberedFeatures" >> beam.Map(remembered_features)
+            )
+            features = (features, remembered) | "AllFeatures" >> beam.Flatten()
         document_frequency = (
             features
             | "DistinctTerms" >> beam.FlatMapTuple(lambda _node, counts, _entity_keys: counts.keys())
@@ -79,7 +110,7 @@ class AssignStories(beam.PTransform):
                                        beam.pvalue.AsSingleton(documents), s)
             | "GroupBlocks" >> beam.GroupByKey()
             | "ComparePairs" >> beam.FlatMap(compare_block, s)
-            | "ByPair" >> beam.Map(lambda pair: (f"{pair.first.id} {pair.second.id}", pair))
+            | "ByPair" >> beam.Map(lambda pair: (f"{pair.first.key} {pair.second.key}", pair))
             | "OnePerPair" >> beam.CombinePerKey(max)  # a pair met in several blocks is the same pair
             | "Pairs" >> beam.Values()
         )
@@ -94,6 +125,12 @@ class AssignStories(beam.PTransform):
 
 def story_node(article: Article) -> StoryNode:
     return StoryNode(article.published.timestamp() if article.published else NEVER, article.id)
+
+
+def remembered_features(article: RememberedArticle) -> tuple[tuple, Counter, list[str]]:
+    """A remembered article as `story_features` gives this run's articles."""
+    published = article.published.timestamp() if article.published else NEVER
+    return (published, article.id, article.story_id), article.counts, article.entity_keys
 
 
 def story_features(article: Article, settings: Settings) -> tuple[tuple, Counter, list[str]]:
@@ -123,6 +160,8 @@ def compare_block(block: tuple[str, Iterable[tuple]], settings: Settings) -> Ite
     Dated pairs further apart than `story_window_days` are never linked, so they are dropped."""
     _key, members = block
     members = sorted(members, key=lambda member: member[0])
+    if all(StoryNode(*node).remembered for node, _vector in members):
+        return  # earlier runs compared these already
     window = window_seconds(settings)
     nearest: dict[str, tuple[float, str, Pair]] = {}
     cosines = tfidf.window_cosines([vector for _node, vector in members], settings.story_block_window)
@@ -134,6 +173,8 @@ def compare_block(block: tuple[str, Iterable[tuple]], settings: Settings) -> Ite
                 continue  # both dated: an undated one sorts last
             similarity = float(similarities[before])
             pair = Pair(StoryNode(*other), StoryNode(*node), round(similarity, 6))
+            if pair.first.remembered and pair.second.remembered:
+                continue
             if similarity >= settings.story_similarity or not pair.second.dated:
                 yield pair
                 continue
@@ -160,7 +201,7 @@ class WithinTimeWindow(beam.PTransform):
         dated = pairs | "OwnTimes" >> beam.Map(lambda p: (p, p.first.published, p.second.published))
         for end in (0, 1):
             dated = (
-                {"pair": dated | f"ByEnd{end}" >> beam.Map(lambda d, end=end: (d[0][end].id, d)), "time": inferred}
+                {"pair": dated | f"ByEnd{end}" >> beam.Map(lambda d, end=end: (d[0][end].key, d)), "time": inferred}
                 | f"JoinEnd{end}" >> beam.CoGroupByKey()
                 | f"DateEnd{end}" >> beam.FlatMap(date_end, end)
             )
@@ -175,7 +216,7 @@ class WithinTimeWindow(beam.PTransform):
 def dated_neighbours(pair: Pair) -> Iterator[tuple[str, tuple]]:
     for one, other in ((pair.first, pair.second), (pair.second, pair.first)):
         if not one.dated and other.dated:
-            yield one.id, (pair.similarity, other.published, other.id)
+            yield one.key, (pair.similarity, other.published, other.key)
 
 
 def date_end(joined: tuple[str, dict], end: int) -> Iterator[tuple[Pair, float, float]]:
@@ -189,8 +230,9 @@ def date_end(joined: tuple[str, dict], end: int) -> Iterator[tuple[Pair, float, 
 
 
 class LinkNeighbours(beam.PTransform):
-    """Each article's most similar neighbour, and every pair at least `story_similarity` alike,
-    as (node, node) links between the articles' original nodes."""
+    """Each of this run's articles' most similar neighbour, and every pair at least
+    `story_similarity` alike, as (node, node) links between the articles' original nodes; and each
+    remembered article in them linked to its story's node."""
 
     def __init__(self, settings: Settings):
         super().__init__()
@@ -205,7 +247,11 @@ class LinkNeighbours(beam.PTransform):
             | "NearestLink" >> beam.MapTuple(lambda _id, best: best[2])
         )
         close = pairs | "Close" >> beam.Filter(lambda p: p.similarity >= threshold)
-        return (nearest, close) | "AllLinks" >> beam.Flatten() | "Ends" >> beam.Map(lambda p: (p.first, p.second))
+        return (nearest, close) | "AllLinks" >> beam.Flatten() | "Ends" >> beam.FlatMap(links_of_pair)
+
+
+def links_of_pair(pair: Pair) -> list[tuple[StoryNode, StoryNode]]:
+    return [(pair.first, pair.second)] + [(end, end.story_node()) for end in pair[:2] if end.remembered]
 
 
 def window_seconds(settings: Settings) -> float:
@@ -216,10 +262,11 @@ def window_seconds(settings: Settings) -> float:
 
 
 def as_nearest(pair: Pair) -> list[tuple[str, tuple[float, str, Pair]]]:
-    """For each end's id, the pair as a candidate for its nearest neighbour: the largest wins, by
-    similarity, then by the other end's id (the blocks keep candidates ranked the same way)."""
-    return [(pair.first.id, (pair.similarity, pair.second.id, pair)),
-            (pair.second.id, (pair.similarity, pair.first.id, pair))]
+    """For each end of this run, keyed by its node, the pair as a candidate for its nearest
+    neighbour: the largest wins, by similarity, then by the other end's key (the blocks keep
+    candidates ranked the same way). A remembered article took its nearest in its own run."""
+    return [(end.key, (pair.similarity, other.key, pair))
+            for end, other in ((pair.first, pair.second), (pair.second, pair.first)) if not end.remembered]
 
 
 def set_story_id(joined: tuple[str, dict]) -> Iterator[Article]:
@@ -227,3 +274,15 @@ def set_story_id(joined: tuple[str, dict]) -> Iterator[Article]:
     story = next(iter(group["story"]), None)
     for article in group["article"]:
         yield dataclasses.replace(article, story_id=story.id if story is not None else article_id)
+
+
+def remember_stories(root: str, run_id: str, settings: Settings):
+    """Articles with their `story_id` to the stories' memory in `<root>/_state/stories/`, `root`
+    being the run's staging folder."""
+    return write_story_memory(root, run_id, settings, remembered_article)
+
+
+def remembered_article(article: Article, settings: Settings) -> RememberedArticle:
+    _node, counts, entity_keys = story_features(article, settings)
+    return RememberedArticle(article.id, article.story_id, utc(article.published), counts, entity_keys,
+                             utc(article.ingested_at))
