@@ -216,3 +216,28 @@ def test_cli_prints_summary_and_one_line_errors(tmp_path):
     help_text = subprocess.run([sys.executable, "-m", "pipeline.cli", "run", "--help"],
                                capture_output=True, text=True, timeout=60).stdout
     assert "example:" in help_text and "newsbeam run seeds/ --output out" in help_text
+
+
+@pytest.mark.parametrize("flags, error", [
+    (["--write-shards", "0"], "--write-shards is a number of files, 1 or more, not 0"),
+    (["--min-words", "-5"], "--min-words is a number of words, 0 or more, not -5"),
+    (["--topic-threshold", "1.5"], "--topic-threshold is a probability, between 0 and 1, not 1.5"),
+])
+def test_settings_flags_out_of_range_are_one_line_errors(tmp_path, capsys, flags, error):
+    from pipeline import cli
+
+    assert cli.main(["run", str(SEEDS), "--output", str(tmp_path / "o"), *flags]) == 1
+    assert capsys.readouterr().err.strip() == f"newsbeam: error: {error}"
+    assert not (tmp_path / "o").exists()
+
+
+def test_horizon_flags_take_durations_and_reach_the_settings():
+    from pipeline import cli
+    from pipeline.commands.run import settings_from
+
+    parser = cli.build_parser()
+    defaults = settings_from(parser.parse_args(["run", "x", "--output", "o"]))
+    assert (defaults.dedupe_horizon_days, defaults.story_memory_days) == (30, 7)
+    given = settings_from(parser.parse_args(["run", "x", "--output", "o", "--dedupe-horizon", "2w",
+                                             "--story-memory", "1d12h"]))
+    assert (given.dedupe_horizon_days, given.story_memory_days) == (14, 1.5)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import glob
 import os
 import time
+from datetime import timedelta
 
-from pipeline.commands.durations import duration
+from pipeline.commands.durations import duration, duration_text
 from pipeline.options import Settings
 
+ONE_DAY = timedelta(days=1)
 HELP = "ingest files and feeds into a Parquet lake"
 DESCRIPTION = """\
 Read INPUT files, directories (recursively) or globs, and the live feeds named by --feeds, and
@@ -73,6 +75,13 @@ def add_settings_arguments(parser) -> None:
                         help="below this probability the topic is 'other' (default: the model's own)")
     parser.add_argument("--write-shards", type=int, default=defaults.write_shards,
                         help=f"Parquet files per topic per run (default {defaults.write_shards})")
+    for flag, days, what in (
+        ("--dedupe-horizon", defaults.dedupe_horizon_days, "a copy of an article an earlier run kept at most this long ago is a duplicate"),
+        ("--story-memory", defaults.story_memory_days, "an article can join the story of articles an earlier run kept at most this long ago"),
+    ):
+        default = days * ONE_DAY
+        parser.add_argument(flag, type=duration, default=default, metavar="DURATION",
+                            help=f"{what} (default {duration_text(default.total_seconds())})")
 
 
 def main(args, beam_args: list[str]) -> int:
@@ -127,8 +136,16 @@ def check_feed_lists(feeds: list[str]) -> None:
 
 def settings_from(args, **more) -> Settings:
     """Settings from the flags of `add_settings_arguments`, and `more`."""
+    if args.min_words < 0:
+        raise ValueError(f"--min-words is a number of words, 0 or more, not {args.min_words}")
+    if args.topic_threshold is not None and not 0 <= args.topic_threshold <= 1:
+        raise ValueError(f"--topic-threshold is a probability, between 0 and 1, not {args.topic_threshold}")
+    if args.write_shards < 1:
+        raise ValueError(f"--write-shards is a number of files, 1 or more, not {args.write_shards}")
     return Settings(min_words=args.min_words, ner_model=args.ner_model,
                     topic_threshold=args.topic_threshold, write_shards=args.write_shards,
+                    dedupe_horizon_days=args.dedupe_horizon / ONE_DAY,
+                    story_memory_days=args.story_memory / ONE_DAY,
                     allow_private_addresses=args.allow_private_addresses, contact=args.contact, **more)
 
 
