@@ -178,6 +178,7 @@ def test_ticks_poll_due_feeds_and_each_entry_becomes_one_row(server, tmp_path, c
         news: (4, 0, '"n2"'), wire: (4, 0, None), flaky: (3, 0, None)}
     assert shown["seen_entries"] == 11
     assert shown["dedupe"]["signatures"] == 9  # the kept articles
+    assert shown["stories"]["articles"] == 9
     assert cli.main(["state", str(output)]) == 0
     table = capsys.readouterr().out.splitlines()
     assert table[0].split() == ["feed", "etag", "last_modified", "last_poll", "next_due", "interval", "failures",

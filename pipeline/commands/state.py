@@ -12,13 +12,13 @@ from pipeline.query_cli import aligned_table
 if TYPE_CHECKING:
     from pipeline.state import FeedState
 
-HELP = "show what a lake remembers: feeds' validators and schedules, entries seen, dedupe signatures"
+HELP = "show what a lake remembers: feeds' validators and schedules, entries seen, dedupe signatures, stories"
 DESCRIPTION = """\
 Show the state kept in DIR/_state/ between runs: for each feed its HTTP validators (ETag,
 Last-Modified), when it was last polled and fetched, when it is due next and at what interval,
 how many polls in a row failed and why the last one did, and how many of its entries were seen;
-then how many signatures of kept articles the dedupe stage remembers. Only committed state is
-shown: a run in progress or killed has not changed it.
+then how many signatures of kept articles the dedupe stage remembers, and how many articles the
+stories stage does. Only committed state is shown: a run in progress or killed has not changed it.
 
 example:
   newsbeam state lake
@@ -38,17 +38,21 @@ def main(args, _extra) -> int:
     from apache_beam.io.filesystems import FileSystems
 
     from pipeline.state import read_feed_states
+    from transforms.signature_store import signature_folder
+    from transforms.story_memory import memory_folder
 
     if not FileSystems.exists(args.output):
         raise ValueError(f"'{args.output}' does not exist")
     feeds = [state for _, state in read_feed_states(args.output)]
-    files, signatures = dedupe_signatures(args.output)
+    files, signatures = remembered_rows(signature_folder(args.output))
+    story_files, story_articles = remembered_rows(memory_folder(args.output))
     if args.format == "json":
         print(json.dumps({
             "lake": args.output,
             "feeds": [{**feed_record(s), "seen_entries": len(s.seen)} for s in feeds],
             "seen_entries": sum(len(s.seen) for s in feeds),
             "dedupe": {"files": files, "signatures": signatures},
+            "stories": {"files": story_files, "articles": story_articles},
         }, indent=2))
         return 0
     rows = [(s.url, s.etag, s.last_modified, _date(s.polled_at or s.checked_at), _date(s.next_due),
@@ -56,7 +60,8 @@ def main(args, _extra) -> int:
     print(aligned_table(COLUMNS, rows))
     failing = sum(1 for s in feeds if s.failures)
     print(f"\n{len(feeds)} feeds ({failing} failing), {sum(len(s.seen) for s in feeds)} entries seen; "
-          f"dedupe remembers {signatures} signatures in {files} files")
+          f"dedupe remembers {signatures} signatures in {files} files, stories {story_articles} articles in "
+          f"{story_files} files")
     return 0
 
 
@@ -66,13 +71,12 @@ def feed_record(state: FeedState) -> dict:
     return record
 
 
-def dedupe_signatures(output: str) -> tuple[int, int]:
-    """(files, rows) of the committed dedupe signatures (`transforms.signature_store`)."""
+def remembered_rows(folder: str) -> tuple[int, int]:
+    """(files, rows) of the committed state files in `folder` (`transforms.state_files`)."""
     from sinks.parquet import read_parquet_metadata
-    from transforms.signature_store import signature_folder
     from transforms.state_files import committed_files
 
-    found = committed_files(signature_folder(output))
+    found = committed_files(folder)
     return len(found), sum(read_parquet_metadata(path).num_rows for path in found)
 
 
