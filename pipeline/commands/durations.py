@@ -1,4 +1,5 @@
-"""Durations on the command line: 90s, 15m, 1h30m, 2d, 3w (`--every`, `--stop-after`, `--since`)."""
+"""Durations on the command line: 90s, 15m, 1h30m, 2d, 3w (`--every`, `--stop-after`, `--since`,
+`--dedupe-horizon`, `--story-memory`)."""
 
 from __future__ import annotations
 
