@@ -86,6 +86,10 @@ def copy(relation: duckdb.DuckDBPyRelation, output_format: str, path: str) -> No
     relation.query("result", f"COPY result TO '{quoted}' ({COPY_OPTIONS[output_format]})")
 
 
+def plural(count: int, noun: str) -> str:
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
 def aligned_table(columns: list[str], rows: list[tuple]) -> str:
     """Columns padded to their widest cell, numbers to the right, and the row count below."""
     cells = [[cell(value) for value in row] for row in rows]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from pipeline.lake import Lake
-from pipeline.query_cli import add_lake_argument
+from pipeline.query_cli import add_lake_argument, plural
 from pipeline.report import build_report
 
 HELP = "write an HTML report of a lake: runs, topics over time, entities, stories, rejects"
@@ -36,7 +36,3 @@ def main(args, extra_args: list[str]) -> int:
     print(f"wrote {args.html} ({len(html.encode()) / 1024:.0f} KiB): {plural(runs, 'finished run')}, "
           f"{plural(articles, 'article')}")
     return 0
-
-
-def plural(count: int, noun: str) -> str:
-    return f"{count:,} {noun}{'' if count == 1 else 's'}"

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from pipeline.commands.durations import duration_text
-from pipeline.query_cli import aligned_table
+from pipeline.query_cli import aligned_table, plural
 
 if TYPE_CHECKING:
     from pipeline.state import FeedState
@@ -60,8 +60,8 @@ def main(args, _extra) -> int:
     print(aligned_table(COLUMNS, rows))
     failing = sum(1 for s in feeds if s.failures)
     print(f"\n{len(feeds)} feeds ({failing} failing), {sum(len(s.seen) for s in feeds)} entries seen; "
-          f"dedupe remembers {signatures} signatures in {counted(files, 'file')}, stories {story_articles} "
-          f"articles in {counted(story_files, 'file')}")
+          f"dedupe remembers {signatures} signatures in {plural(files, 'file')}, stories {story_articles} "
+          f"articles in {plural(story_files, 'file')}")
     return 0
 
 
@@ -69,10 +69,6 @@ def feed_record(state: FeedState) -> dict:
     record = vars(state).copy()
     del record["seen"]
     return record
-
-
-def counted(number: int, noun: str) -> str:
-    return f"{number} {noun}" + ("" if number == 1 else "s")
 
 
 def remembered_rows(folder: str) -> tuple[int, int]:
