@@ -20,6 +20,7 @@ from pipeline.run import pipeline_options
 from transforms.clean import CleanFn
 from transforms.components import ConnectedComponents
 from transforms.dedupe import DedupeArticles
+from transforms import minhash
 from transforms.signatures import Rank, pack_rank, page_identity, unpack_rank
 
 SEED_FILES = sorted(SEEDS.glob("*.txt"))
@@ -276,6 +277,32 @@ def test_the_horizon_forgets_older_articles(ingest, tmp_path):
     assert second.duplicates == []
     # with a horizon of 0 days every state file has expired by the end of the run: none is left
     assert list((output / "_state" / "dedupe").glob("*.parquet")) == []
+
+
+def test_state_files_unreadable_or_of_another_algorithm_are_skipped_with_a_warning(tmp_path, caplog):
+    """Remembered signatures: kept rows within the horizon only, from files of this algorithm only;
+    anything else is skipped with one warning per file, never fatal."""
+    import pyarrow as pa
+
+    from transforms.signature_store import read_remembered_signatures, schema_for
+    from transforms.signatures import SIGNATURE_SCHEMA, sign
+
+    settings, now = Settings(), datetime(2024, 3, 1, tzinfo=timezone.utc)
+    rows = [dataclasses.replace(sign(Article(id=name, source=name, title="", text=seed_raw(n), run_id="t"), settings),
+                                kept_at=kept_at).to_row()
+            for n, (name, kept_at) in enumerate([("recent", now), ("old", datetime(2023, 1, 1, tzinfo=timezone.utc))])]
+    pq.write_table(pa.Table.from_pylist(rows, schema=schema_for(settings)), tmp_path / "a-good.parquet")
+    other = SIGNATURE_SCHEMA.with_metadata({"algorithm": "minhash-other"})
+    pq.write_table(pa.Table.from_pylist(rows, schema=other), tmp_path / "b-other.parquet")
+    (tmp_path / "c-broken.parquet").write_bytes(b"not parquet")
+    read = read_remembered_signatures(str(tmp_path), settings, now).read_file
+    remembered = [signature.rank.id for path in sorted(tmp_path.glob("*.parquet")) for signature in read.process(str(path))]
+    assert remembered == ["recent"]
+    warnings = [record.getMessage() for record in caplog.records]
+    assert len(warnings) == 2
+    assert warnings[0].endswith(f"b-other.parquet was made with minhash-other, not {minhash.algorithm(settings)}: skipped")
+    assert "c-broken.parquet is unreadable and was skipped: " in warnings[1]
+    assert all(message.startswith("dedupe state file ") for message in warnings)
 
 
 def test_a_copy_wrapped_in_a_web_page_is_a_duplicate(ingest, seed_copy):

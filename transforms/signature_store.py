@@ -12,22 +12,18 @@ plain Parquet (`SIGNATURE_SCHEMA`), to inspect with DuckDB; each names in its me
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterator
+import functools
 from datetime import datetime, timedelta, timezone
 
-import apache_beam as beam
-from apache_beam.metrics import Metrics
+import pyarrow as pa
 
 from pipeline.options import Settings
-from sinks.parquet import read_parquet
 from transforms import minhash
 from transforms.signatures import SIGNATURE_SCHEMA, Signature, sign
 from transforms.state_files import ReadStateFiles, WriteStateFiles, expire_files, state_folder
 
 STAGE = "dedupe"
 SIGNATURES = "dedupe"
-_LOG = logging.getLogger("newsbeam")
 
 
 def signature_folder(output: str) -> str:
@@ -51,34 +47,18 @@ def write_signatures(root: str, run_id: str, settings: Settings) -> WriteStateFi
 
 def read_remembered_signatures(folder: str, settings: Settings, now: datetime) -> ReadStateFiles:
     """The committed signatures kept within the horizon before `now`, as `Signature`s of
-    articles kept by an earlier run (`rank.fresh` False)."""
-    return ReadStateFiles(folder, ReadSignatureFile(settings, horizon_start(settings, now)))
+    articles kept by an earlier run (`rank.fresh` False); files made with another MinHash
+    algorithm are skipped."""
+    return ReadStateFiles(folder, STAGE, horizon_start(settings, now), Signature.from_row,
+                          refusal=functools.partial(other_algorithm, minhash.algorithm(settings)))
 
 
-class ReadSignatureFile(beam.DoFn):
-    def __init__(self, settings: Settings, horizon: datetime):
-        self.settings = settings
-        self.horizon = horizon
-        self.remembered = Metrics.counter(STAGE, "remembered")
-        self.skipped_files = Metrics.counter(STAGE, "state_files_skipped")
-
-    def process(self, path: str) -> Iterator[Signature]:
-        try:
-            table = read_parquet(path)
-        except Exception as error:  # noqa: BLE001 - an unreadable state file is skipped, not fatal
-            self.skipped_files.inc()
-            _LOG.warning("dedupe state file %s is unreadable and was skipped: %s", path, error)
-            return
-        made_with = (table.schema.metadata or {}).get(b"algorithm", b"").decode()
-        if made_with != minhash.algorithm(self.settings):
-            self.skipped_files.inc()
-            _LOG.warning("dedupe state file %s was made with %s, not %s: skipped", path,
-                         made_with or "an unknown algorithm", minhash.algorithm(self.settings))
-            return
-        for row in table.to_pylist():
-            if row["kept_at"] is None or row["kept_at"] >= self.horizon:
-                self.remembered.inc()
-                yield Signature.from_row(row)
+def other_algorithm(algorithm: str, table: pa.Table) -> str | None:
+    """Why a signature file made with another algorithm than `algorithm` is skipped; None if it was not."""
+    made_with = (table.schema.metadata or {}).get(b"algorithm", b"").decode()
+    if made_with != algorithm:
+        return f"was made with {made_with or 'an unknown algorithm'}, not {algorithm}: skipped"
+    return None
 
 
 def expire_signatures(folder: str, settings: Settings, now: datetime | None = None) -> list[str]:

@@ -5,17 +5,20 @@ every row was kept before the horizon it is deleted. Any Beam filesystem works."
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 
 import apache_beam as beam
 import pyarrow as pa
 from apache_beam.io.filesystems import FileSystems
+from apache_beam.metrics import Metrics
 
 from pipeline.options import Settings
 from pipeline.state import STATE_FOLDER
-from sinks.parquet import WriteParquetTable, read_parquet_metadata
+from sinks.parquet import WriteParquetTable, read_parquet, read_parquet_metadata
 
+_LOG = logging.getLogger("newsbeam")
 KEPT_AT = "kept_at"  # the column every state file expires by: when its article was kept
 
 
@@ -49,13 +52,15 @@ class WriteStateFiles(beam.PTransform):
 
 
 class ReadStateFiles(beam.PTransform):
-    """The committed files of a state folder, spread over the workers and each read by `read_file`
-    (a DoFn taking a file's path)."""
+    """The committed files of a state folder, spread over the workers, as the records `from_row`
+    makes of their rows kept since `horizon`. A file that cannot be read, or that `refusal` (a
+    function of its table) gives a reason against, is skipped with a warning and counted."""
 
-    def __init__(self, folder: str, read_file: beam.DoFn):
+    def __init__(self, folder: str, stage: str, horizon: datetime, from_row: Callable,
+                 refusal: Callable[[pa.Table], str | None] | None = None):
         super().__init__()
         self.folder = folder
-        self.read_file = read_file
+        self.read_file = ReadStateFile(stage, horizon, from_row, refusal)
 
     def expand(self, pbegin):
         return (
@@ -65,6 +70,36 @@ class ReadStateFiles(beam.PTransform):
             | "SpreadFiles" >> beam.Reshuffle()
             | "ReadFile" >> beam.ParDo(self.read_file)
         )
+
+
+class ReadStateFile(beam.DoFn):
+    def __init__(self, stage: str, horizon: datetime, from_row: Callable,
+                 refusal: Callable[[pa.Table], str | None] | None):
+        self.stage = stage
+        self.horizon = horizon
+        self.from_row = from_row
+        self.refusal = refusal
+        self.remembered = Metrics.counter(stage, "remembered")
+        self.skipped_files = Metrics.counter(stage, "state_files_skipped")
+
+    def process(self, path: str) -> Iterator:
+        try:
+            table = read_parquet(path)
+        except Exception as error:  # noqa: BLE001 - an unreadable state file is skipped, not fatal
+            self.skip(path, f"is unreadable and was skipped: {error}")
+            return
+        refused = self.refusal(table) if self.refusal is not None else None
+        if refused:
+            self.skip(path, refused)
+            return
+        for row in table.to_pylist():
+            if row[KEPT_AT] is None or row[KEPT_AT] >= self.horizon:
+                self.remembered.inc()
+                yield self.from_row(row)
+
+    def skip(self, path: str, reason: str) -> None:
+        self.skipped_files.inc()
+        _LOG.warning("%s state file %s %s", self.stage, path, reason)
 
 
 def committed_files(folder: str) -> list[str]:

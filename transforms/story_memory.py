@@ -10,24 +10,19 @@ nothing. The files are plain Parquet (`STORY_MEMORY_SCHEMA`), to inspect with Du
 
 from __future__ import annotations
 
-import logging
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any, NamedTuple
 
-import apache_beam as beam
 import pyarrow as pa
-from apache_beam.metrics import Metrics
 
 from pipeline.article import TIMESTAMP, Article, utc
 from pipeline.options import Settings
-from sinks.parquet import read_parquet
 from transforms.state_files import ReadStateFiles, WriteStateFiles, expire_files, state_folder
 
 STAGE = "stories"
 MEMORY = "stories"
-_LOG = logging.getLogger("newsbeam")
 
 STORY_MEMORY_SCHEMA = pa.schema(
     [
@@ -79,26 +74,7 @@ def write_story_memory(root: str, run_id: str, settings: Settings,
 
 def read_story_memory(folder: str, settings: Settings, now: datetime) -> ReadStateFiles:
     """The committed `RememberedArticle`s kept within the horizon before `now`."""
-    return ReadStateFiles(folder, ReadMemoryFile(horizon_start(settings, now)))
-
-
-class ReadMemoryFile(beam.DoFn):
-    def __init__(self, horizon: datetime):
-        self.horizon = horizon
-        self.remembered = Metrics.counter(STAGE, "remembered")
-        self.skipped_files = Metrics.counter(STAGE, "state_files_skipped")
-
-    def process(self, path: str) -> Iterator[RememberedArticle]:
-        try:
-            rows = read_parquet(path).to_pylist()
-        except Exception as error:  # noqa: BLE001 - an unreadable state file is skipped, not fatal
-            self.skipped_files.inc()
-            _LOG.warning("stories state file %s is unreadable and was skipped: %s", path, error)
-            return
-        for row in rows:
-            if row["kept_at"] is None or row["kept_at"] >= self.horizon:
-                self.remembered.inc()
-                yield RememberedArticle.from_row(row)
+    return ReadStateFiles(folder, STAGE, horizon_start(settings, now), RememberedArticle.from_row)
 
 
 def expire_story_memory(folder: str, settings: Settings, now: datetime | None = None) -> list[str]:
