@@ -124,13 +124,16 @@ class AssignStories(beam.PTransform):
 
 
 def story_node(article: Article) -> StoryNode:
-    return StoryNode(article.published.timestamp() if article.published else NEVER, article.id)
+    return StoryNode(node_time(article.published), article.id)
+
+
+def node_time(published: datetime | None) -> float:
+    return published.timestamp() if published else NEVER
 
 
 def remembered_features(article: RememberedArticle) -> tuple[tuple, Counter, list[str]]:
     """A remembered article as `story_features` gives this run's articles."""
-    published = article.published.timestamp() if article.published else NEVER
-    return (published, article.id, article.story_id), article.counts, article.entity_keys
+    return (node_time(article.published), article.id, article.story_id), article.counts, article.entity_keys
 
 
 def story_features(article: Article, settings: Settings) -> tuple[tuple, Counter, list[str]]:
