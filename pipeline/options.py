@@ -96,7 +96,9 @@ class Settings:
     # and each article with only its best-ranked this many candidates over all its buckets: in a
     # group of n copies, linking each to the best few joins the group without n * n comparisons
     max_candidates: int = 60
-    component_rounds: int = 10  # large-star/small-star rounds (dedupe and stories): chains of 2**10 merge fully
+    # large-star/small-star rounds (dedupe and stories) before one union-find labels what they
+    # left; each round is two stages the runner pays for, and the labels are exact for any count
+    component_rounds: int = 3
     dedupe_horizon_days: float = 30.0  # kept articles are remembered this long for later runs
     # entities
     ner_model: str = "en_core_web_sm"

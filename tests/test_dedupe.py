@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import glob
 import json
+import random
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -198,17 +199,37 @@ class Node(int):
 
 
 def edges_to_labels(tmp_path: Path, edges: list[tuple[int, int]], rounds: int) -> tuple[dict[str, str], int]:
-    """Each node's label, and the count of nodes not merged in the rounds."""
-    out = tmp_path / "labels"
+    """Each node's label, and the count of nodes the rounds left to the union-find."""
+    out = tmp_path / f"labels-{rounds}"
     pipeline = beam.Pipeline(options=pipeline_options([]))
     (pipeline | beam.Create([(Node(a), Node(b)) for a, b in edges])
      | ConnectedComponents(rounds, "test")
      | beam.MapTuple(lambda key, label: f"{key} {int(label)}") | beam.io.WriteToText(str(out)))
     result = pipeline.run()
     result.wait_until_finish()
-    unmerged = sum(c.committed for c in result.metrics().query()["counters"] if c.key.metric.name == "unmerged")
+    unfinished = sum(c.committed for c in result.metrics().query()["counters"]
+                     if c.key.metric.name == "unfinished_nodes")
     labels = dict(line.split() for path in glob.glob(f"{out}*") for line in Path(path).read_text().splitlines())
-    return labels, unmerged
+    return labels, unfinished
+
+
+def smallest_of_components(edges: list[tuple[int, int]]) -> dict[str, str]:
+    """The expected labels, by a plain search of each component."""
+    neighbours: dict[int, set[int]] = {}
+    for a, b in edges:
+        neighbours.setdefault(a, set()).add(b)
+        neighbours.setdefault(b, set()).add(a)
+    labels: dict[str, str] = {}
+    for start in sorted(neighbours):
+        if str(start) in labels:
+            continue
+        todo = [start]
+        while todo:
+            node = todo.pop()
+            if str(node) not in labels:
+                labels[str(node)] = str(start)
+                todo.extend(neighbours[node])
+    return labels
 
 
 def test_components_merge_a_chain_far_longer_than_the_rounds(tmp_path):
@@ -216,16 +237,20 @@ def test_components_merge_a_chain_far_longer_than_the_rounds(tmp_path):
     chain = list(range(100, 300))
     chain = chain[100:] + chain[:100]
     edges = list(zip(chain, chain[1:])) + [(5, n) for n in range(6, 12)]
-    labels, unmerged = edges_to_labels(tmp_path, edges, rounds=9)
-    assert {labels[str(n)] for n in range(100, 300)} == {"100"}
-    assert {labels[str(n)] for n in range(5, 12)} == {"5"}
-    assert unmerged == 0
+    for rounds in (0, 2, 9):
+        labels, unfinished = edges_to_labels(tmp_path, edges, rounds)
+        assert labels == smallest_of_components(edges), rounds
+        assert (unfinished == 0) == (rounds == 9), rounds
 
 
-def test_components_count_what_too_few_rounds_leave_unmerged(tmp_path):
-    labels, unmerged = edges_to_labels(tmp_path, [(n, n + 1) for n in range(64)], rounds=2)
-    assert unmerged > 0
-    assert len(labels) == 65 and all(int(label) <= int(node) for node, label in labels.items())
+def test_components_of_random_graphs_are_exact_whatever_the_rounds(tmp_path):
+    generator = random.Random(7)
+    edges = [(generator.randrange(300), generator.randrange(300)) for _ in range(240)]
+    edges = [(a, b) for a, b in edges if a != b]
+    expected = smallest_of_components(edges)
+    assert len(set(expected.values())) > 20  # many components, some of them large
+    for rounds in (0, 1, 3):
+        assert edges_to_labels(tmp_path, edges, rounds)[0] == expected, rounds
 
 
 def write_seed_copies(folder: Path, published: str) -> dict[str, Path]:
