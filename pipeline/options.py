@@ -109,6 +109,9 @@ class Settings:
     ner_models_by_language: dict[str, str] = dataclasses.field(
         default_factory=lambda: dict(NER_MODELS_BY_LANGUAGE), hash=False)
     ner_batch_size: int = 64
+    # a process keeps a loaded model for its next run unless it has learnt this many new strings
+    # (about 20 a news article at first, fewer later; each stays in memory as long as the model)
+    ner_max_new_strings: int = 200_000
     ner_max_chars: int = 100_000  # text beyond this is not tagged
     # spaCy's tokenizer splits a space-free run one character at a time, rescanning the rest of it
     # each time (quadratic: a run of 8,000 '?' takes 8 s); longer runs get a space every this many

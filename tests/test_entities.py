@@ -3,6 +3,7 @@ pipeline), the naming rules, each post-step on a hand-made doc, language routing
 
 from __future__ import annotations
 
+import dataclasses
 import pickle
 import re
 from pathlib import Path
@@ -17,7 +18,7 @@ from pipeline.options import DEFAULT_RUNNER, Settings
 from pipeline.run import installed_ner_model, pipeline_options, run_pipeline
 from transforms import entity_fixes
 from transforms.entities import (
-    SKIPPED, TRUNCATED, TagBatch, TagEntities, load_ner, ner_text, unneeded_components)
+    SKIPPED, TRUNCATED, IdleModels, LentModel, TagBatch, TagEntities, load_ner, ner_text, unneeded_components)
 from transforms.entity_names import Mention, canonical_entities, canonical_name, name_key
 from transforms.extract_text import extract_plain_text
 from transforms.rejects import REJECTS
@@ -57,6 +58,50 @@ def stage_seeds(tmp_path_factory):
     tagged, rejects = run_stage(clean_seeds(), tmp_path_factory.mktemp("stage"))
     assert rejects == []
     return {a.id: (a.text, {e.name: vars(e) for e in a.entities}) for a in tagged.values()}
+
+
+def test_a_process_lends_its_loaded_model_to_the_next_run_until_it_has_learnt_too_much(
+        tmp_path, monkeypatch):
+    import transforms.entities
+
+    loads = []
+    monkeypatch.setattr(transforms.entities, "IDLE_MODELS", IdleModels())
+    monkeypatch.setattr(transforms.entities, "load_ner", lambda name: loads.append(name) or load_ner(name))
+    first, _ = run_stage(clean_seeds(), folder(tmp_path, "first"))
+    second, _ = run_stage(clean_seeds(), folder(tmp_path, "second"))
+    assert loads == [SETTINGS.ner_model]  # the second run borrowed the first run's model
+    assert {i: a.entities for i, a in second.items()} == {i: a.entities for i, a in first.items()}
+
+    # tagging the seeds teaches a fresh model new strings: past the limit it is dropped, not kept
+    monkeypatch.setattr(transforms.entities, "IDLE_MODELS", IdleModels())
+    forgetful = dataclasses.replace(SETTINGS, ner_max_new_strings=1)
+    run_stage(clean_seeds(), folder(tmp_path, "third"), forgetful)
+    run_stage(clean_seeds(), folder(tmp_path, "fourth"), forgetful)
+    assert len(loads) == 3
+
+
+def test_a_lent_model_is_lent_to_one_dofn_at_a_time(monkeypatch):
+    import transforms.entities
+
+    monkeypatch.setattr(transforms.entities, "load_ner", lambda name: Lang())
+    models = IdleModels()
+    first, second = models.borrow("en_x"), models.borrow("en_x")
+    assert first.nlp is not second.nlp
+    models.give_back(first, max_new_strings=10)
+    assert models.borrow("en_x").nlp is first.nlp
+    assert models.borrow("en_x").nlp not in (first.nlp, second.nlp)
+
+
+def folder(parent: Path, name: str) -> Path:
+    (parent / name).mkdir()
+    return parent / name
+
+
+class Lang:
+    """A stand-in for a spaCy model: what IdleModels looks at."""
+
+    class vocab:
+        strings = ()
 
 
 @pytest.fixture(scope="module")
@@ -372,7 +417,7 @@ class BrokenOn:
 
 def test_a_failing_article_is_rejected_alone(nlp):
     tagger = TagBatch(SETTINGS)
-    tagger.models = {"en": BrokenOn(nlp, "BOOM")}
+    tagger.models = {"en": LentModel(SETTINGS.ner_model, BrokenOn(nlp, "BOOM"), 0)}
     out = list(tagger.process([article("a", "Vladimir Putin spoke."), article("b", "BOOM went Moscow."),
                                article("c", "Kim Jong Un listened.")]))
     rejects = [o.value for o in out if getattr(o, "tag", None) == REJECTS]

@@ -36,6 +36,7 @@ class FailingNlp:
 
     def __init__(self, nlp):
         self.nlp = nlp
+        self.vocab = nlp.vocab
 
     def pipe(self, texts, **kwargs):
         texts = list(texts)
@@ -78,6 +79,9 @@ def faulty_stages(monkeypatch):
     monkeypatch.setattr(transforms.read, "parse_file", failing_parse_file)
     monkeypatch.setattr(transforms.clean, "extract_plain_text", failing_extract)
     monkeypatch.setattr(transforms.entities, "load_ner", lambda settings: FailingNlp(load_ner(settings)))
+    # models this process keeps from earlier runs would bypass the failing loader; and the failing
+    # model must not be lent to a later test
+    monkeypatch.setattr(transforms.entities, "IDLE_MODELS", transforms.entities.IdleModels())
     monkeypatch.setattr(transforms.topics.TopicModel, "predict", failing_predict)
     monkeypatch.setattr(transforms.read_feeds.FeedClient, "fetch", failing_fetch)
     monkeypatch.setattr(transforms.read_feeds, "parse_feed_body", failing_parse_feed)
