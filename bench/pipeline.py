@@ -40,7 +40,7 @@ REPO = Path(__file__).resolve().parents[1]
 BENCH = REPO / "bench"
 WORKER_ARGS = {1: ["--direct_running_mode=in_memory", "--direct_num_workers=1"],
                2: ["--direct_running_mode=multi_processing", "--direct_num_workers=2"]}
-STAGES = ("read", "clean", "dedupe", "entities", "topics", "write")
+STAGES = ("read", "clean", "dedupe", "entities", "topics", "stories", "write")
 FLOOR_OF_STAGE = {"read": "read", "clean": "extract", "dedupe": "minhash", "entities": "ner"}
 MB = 2**20
 

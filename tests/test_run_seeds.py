@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import socket
 import subprocess
 import sys
@@ -209,6 +210,8 @@ def test_cli_prints_summary_and_one_line_errors(tmp_path):
     assert run.returncode == 0, run.stderr
     assert "kept 5, duplicates 0, rejected 0" in run.stdout
     assert "articles/s" in run.stdout
+    stages = [line.split()[0] for line in run.stdout.splitlines() if re.fullmatch(r"\w+ +\d+ +\d+\.\d", line)]
+    assert stages == ["read", "clean", "dedupe", "entities", "topics", "stories"]
     missing = subprocess.run([sys.executable, "-m", "pipeline.cli", "run", "no/such/dir", "--output", str(tmp_path / "o")],
                              capture_output=True, text=True, timeout=60)
     assert missing.returncode == 1

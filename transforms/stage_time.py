@@ -12,6 +12,7 @@ import contextlib
 import time
 from collections.abc import Iterator
 
+import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 
@@ -32,3 +33,21 @@ class StageTime:
         """Call from the DoFn's `finish_bundle`."""
         self.counter.inc(round(self.seconds * 1000))
         self.seconds = 0.0
+
+
+class Timed(beam.DoFn):
+    """`function`'s outputs for each element, as `beam.FlatMap` (or, `many=False`, `beam.Map`)
+    gives them, with its time counted in the stage's."""
+
+    def __init__(self, stage: str, function, many: bool = True):
+        self.function = function
+        self.many = many
+        self.time = StageTime(stage)
+
+    def process(self, element, *args) -> Iterator:
+        with self.time.measure():
+            outputs = list(self.function(element, *args)) if self.many else [self.function(element, *args)]
+        yield from outputs
+
+    def finish_bundle(self):
+        self.time.report()

@@ -37,6 +37,7 @@ from pipeline.article import Article, utc
 from pipeline.options import Settings
 from transforms import tfidf
 from transforms.components import ConnectedComponents
+from transforms.stage_time import Timed
 from transforms.story_memory import RememberedArticle, read_story_memory, write_story_memory
 
 STAGE = "stories"
@@ -90,7 +91,7 @@ class AssignStories(beam.PTransform):
 
     def expand(self, articles):
         s = self.settings
-        features = articles | "Features" >> beam.Map(story_features, s)
+        features = articles | "Features" >> beam.ParDo(Timed(STAGE, story_features, many=False), s)
         if self.memory is not None:
             remembered = (
                 articles.pipeline
@@ -106,10 +107,10 @@ class AssignStories(beam.PTransform):
         documents = features | "Documents" >> beam.combiners.Count.Globally()
         pairs = (
             features
-            | "Blocks" >> beam.FlatMap(block_members, beam.pvalue.AsDict(document_frequency),
-                                       beam.pvalue.AsSingleton(documents), s)
+            | "Blocks" >> beam.ParDo(Timed(STAGE, block_members), beam.pvalue.AsDict(document_frequency),
+                                     beam.pvalue.AsSingleton(documents), s)
             | "GroupBlocks" >> beam.GroupByKey()
-            | "ComparePairs" >> beam.FlatMap(compare_block, s)
+            | "ComparePairs" >> beam.ParDo(Timed(STAGE, compare_block), s)
             | "ByPair" >> beam.Map(lambda pair: (f"{pair.first.key} {pair.second.key}", pair))
             | "OnePerPair" >> beam.CombinePerKey(max)  # a pair met in several blocks is the same pair
             | "Pairs" >> beam.Values()
@@ -119,7 +120,7 @@ class AssignStories(beam.PTransform):
         return (
             {"article": articles | "ById" >> beam.Map(lambda a: (a.id, a)), "story": stories}
             | "JoinStories" >> beam.CoGroupByKey()
-            | "SetStoryId" >> beam.FlatMap(set_story_id)
+            | "SetStoryId" >> beam.ParDo(Timed(STAGE, set_story_id))
         )
 
 

@@ -163,7 +163,7 @@ def summary_table(manifest: dict, seconds: float) -> str:
         "",
         f"{'stage':<10}{'rejected':>10}{'seconds':>10}",
     ]
-    for stage in ("read", "clean", "dedupe", "entities", "topics"):
+    for stage in ("read", "clean", "dedupe", "entities", "topics", "stories"):
         rejected = counts["rejected_by_stage"].get(stage, 0)
         msecs = metrics.get(stage, {}).get("msecs")
         lines.append(f"{stage:<10}{rejected:>10}{'' if msecs is None else f'{msecs / 1000:.1f}':>10}")
