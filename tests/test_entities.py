@@ -83,7 +83,7 @@ def test_a_process_lends_its_loaded_model_to_the_next_run_until_it_has_learnt_to
 def test_a_lent_model_is_lent_to_one_dofn_at_a_time(monkeypatch):
     import transforms.entities
 
-    monkeypatch.setattr(transforms.entities, "load_ner", lambda name: Lang())
+    monkeypatch.setattr(transforms.entities, "load_ner", lambda name: FakeModel())
     models = IdleModels()
     first, second = models.borrow("en_x"), models.borrow("en_x")
     assert first.nlp is not second.nlp
@@ -97,7 +97,7 @@ def folder(parent: Path, name: str) -> Path:
     return parent / name
 
 
-class Lang:
+class FakeModel:
     """A stand-in for a spaCy model: what IdleModels looks at."""
 
     class vocab:
