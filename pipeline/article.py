@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import operator
 import pickle
 from datetime import datetime, timezone
 from typing import Any
@@ -25,6 +26,9 @@ class Entity:
     first_position: int  # character offset of the first mention in `text`
     salience: float  # share of the article's entity mentions that name this entity
     key: str  # the name without case, accents or punctuation: the same entity in every article
+
+
+_entity_fields = operator.attrgetter(*(field.name for field in dataclasses.fields(Entity)))
 
 
 @dataclasses.dataclass
@@ -56,12 +60,17 @@ class Article:
 
     # An article crosses several shuffles, and the local runner holds each of them in memory
     # whole, so its pickle is compressed: zstd's fastest level halves it (5.1 kB to 2.6 kB for
-    # a tagged article) for about 50 microseconds a round trip. (zstandard comes with Beam.)
+    # a tagged article). Its entities travel as plain tuples: pickling each Entity object took
+    # more than the rest of the article (a round trip of a tagged article 178 us instead of 333).
+    # (zstandard comes with Beam.)
     def __getstate__(self) -> bytes:
-        return zstandard.compress(pickle.dumps(self.__dict__, pickle.HIGHEST_PROTOCOL), 1)
+        state = {**self.__dict__, "entities": [_entity_fields(e) for e in self.entities]}
+        return zstandard.compress(pickle.dumps(state, pickle.HIGHEST_PROTOCOL), 1)
 
     def __setstate__(self, state: bytes) -> None:
-        self.__dict__.update(pickle.loads(zstandard.decompress(state)))
+        fields = pickle.loads(zstandard.decompress(state))
+        fields["entities"] = [Entity(*values) for values in fields["entities"]]
+        self.__dict__.update(fields)
 
     def to_row(self) -> dict[str, Any]:
         row = {name: getattr(self, name) for name in ARTICLE_SCHEMA.names}
