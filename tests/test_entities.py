@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import pickle
 import re
-import threading
 from pathlib import Path
 
 import apache_beam as beam
@@ -91,34 +90,6 @@ def test_a_lent_model_is_lent_to_one_dofn_at_a_time(monkeypatch):
     models.give_back(first, max_new_strings=10)
     assert models.borrow("en_x").nlp is first.nlp
     assert models.borrow("en_x").nlp not in (first.nlp, second.nlp)
-
-
-def test_a_prefetched_model_is_the_one_borrowed_and_a_failed_prefetch_fails_where_it_is_needed(monkeypatch):
-    import transforms.entities
-
-    loading = threading.Event()
-    loaded = []
-
-    def slow_load(name):
-        loading.wait(5)
-        loaded.append(FakeModel())
-        return loaded[-1]
-
-    monkeypatch.setattr(transforms.entities, "load_ner", slow_load)
-    models = IdleModels()
-    models.prefetch("en_x")
-    models.prefetch("en_x")  # already loading: no second load
-    loading.set()
-    assert models.borrow("en_x").nlp is loaded[0]  # waits for the load in flight
-    assert len(loaded) == 1
-
-    def missing(name):
-        raise OSError(f"[E050] Can't find model '{name}'")
-
-    monkeypatch.setattr(transforms.entities, "load_ner", missing)
-    models.prefetch("xx_missing")
-    with pytest.raises(OSError, match="xx_missing"):
-        models.borrow("xx_missing")
 
 
 def folder(parent: Path, name: str) -> Path:

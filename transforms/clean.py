@@ -16,7 +16,6 @@ from apache_beam.metrics import Metrics
 from pipeline.article import Article
 from pipeline.options import Settings
 from transforms.article_checks import WORD, check_article
-from transforms.entities import prefetch_ner_model
 from transforms.extract_html import extract_html
 from transforms.extract_text import extract_plain_text
 from transforms.language import LanguageIdentifier, declared_language
@@ -52,8 +51,6 @@ class CleanFn(beam.DoFn):
         self.time = StageTime(STAGE)
 
     def setup(self):
-        # The entities stage's model (a few seconds to load) loads meanwhile, on this worker.
-        prefetch_ner_model(self.settings)
         self.languages = LanguageIdentifier(self.settings.language_min_confidence)
 
     def process(self, article: Article) -> Iterator:

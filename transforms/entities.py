@@ -140,40 +140,12 @@ class IdleModels:
 
     def __init__(self):
         self.idle: dict[str, list[LentModel]] = defaultdict(list)
-        self.loading: dict[str, threading.Thread] = {}
         self.lock = threading.Lock()
-
-    def prefetch(self, name: str) -> None:
-        """Start loading `name` in the background unless it is loaded or loading, so that the
-        entities stage finds it ready: a worker loads it while it runs the stages before."""
-        with self.lock:
-            if self.idle[name] or name in self.loading:
-                return
-            self.loading[name] = threading.Thread(target=self._load_idle, args=(name,), daemon=True)
-            self.loading[name].start()
-
-    def _load_idle(self, name: str) -> None:
-        try:
-            model = self._load(name)
-        except Exception:  # noqa: BLE001 - borrow() loads it again and raises its error where it is needed
-            model = None
-        with self.lock:
-            if model is not None:
-                self.idle[name].append(model)
-            del self.loading[name]
 
     def borrow(self, name: str) -> LentModel:
         with self.lock:
-            loading = self.loading.get(name)
-        if loading is not None:
-            loading.join()
-        with self.lock:
             if self.idle[name]:
                 return self.idle[name].pop()
-        return self._load(name)
-
-    @staticmethod
-    def _load(name: str) -> LentModel:
         nlp = load_ner(name)
         return LentModel(name, nlp, len(nlp.vocab.strings))
 
@@ -184,11 +156,6 @@ class IdleModels:
 
 
 IDLE_MODELS = IdleModels()
-
-
-def prefetch_ner_model(settings: Settings) -> None:
-    """Start loading the English model in this process's background (`IdleModels.prefetch`)."""
-    IDLE_MODELS.prefetch(settings.ner_model)
 
 
 def ner_text(text: str, settings: Settings) -> str:
