@@ -23,6 +23,9 @@ BBC_LABELS = {"politics": "politics", "business": "economy-business-finance", "t
               "sport": "sport", "entertainment": "arts-culture-entertainment"}
 # AG's World is international news: mostly diplomacy, elections and conflict, so politics.
 AG_LABELS = {"1": "politics", "2": "sport", "3": "economy-business-finance", "4": "science-technology"}
+# The news clusters' categories (shared/data/story-clusters), the same way; never trained on.
+CLUSTER_LABELS = {"world": "politics", "business": "economy-business-finance", "technology": "science-technology",
+                  "science": "science-technology", "sports": "sport", "entertainment": "arts-culture-entertainment"}
 
 
 @dataclass
@@ -48,6 +51,13 @@ def clean_ag(value: str) -> str:
 def read_ag(path: Path) -> list[Doc]:
     with path.open(encoding="utf-8", newline="") as f:
         return [Doc(clean_ag(title), clean_ag(text), AG_LABELS[label]) for label, title, text in csv.reader(f)]
+
+
+def read_news_clusters(path: Path) -> list[Doc]:
+    """The full articles of the story-clusters data (2017, CNN, NYT, BBC, Guardian and others), by
+    the category the annotators gave them: an evaluation fixture only (its SOURCE.md)."""
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [Doc(r["title"] or "", r["text"], CLUSTER_LABELS[r["category"]]) for r in rows if r.get("text")]
 
 
 def read_jsonl(path: Path, text_field: str, label_field: str, title_field: str | None,

@@ -199,3 +199,19 @@ def test_held_out_accuracy():
         probs = model.slug_probabilities([d.title for d in test], [d.text for d in test])
         accuracy = np.mean([model.slugs[i] == d.slug for i, d in zip(probs.argmax(axis=1), test)])
         assert accuracy >= floor, f"{name}: {accuracy:.4f}"
+
+
+def test_world_news_of_other_publishers_is_politics():
+    """Full articles of 2017 world news (CNN, NYT, Guardian, ...; no training or choice saw them)
+    fall under politics, as AG News's World does: the seeds' case, over 70 articles of 10 events."""
+    clusters = DATA.parent / "story-clusters" / "articles.jsonl"
+    if not clusters.exists():
+        pytest.skip(f"no story-clusters data at {clusters.parent.resolve()} (shared/data is not beside the repo)")
+    sys.path.insert(0, str(REPO / "bench"))
+    from topic_data import read_news_clusters
+
+    world = [d for d in read_news_clusters(clusters) if d.slug == "politics"]
+    model = TopicModel.load()
+    probs = model.slug_probabilities([d.title for d in world], [d.text for d in world])
+    share = np.mean(probs.argmax(axis=1) == model.slugs.index("politics"))
+    assert len(world) == 70 and share >= 0.85, f"{share:.2f} of {len(world)}"
