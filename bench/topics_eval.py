@@ -95,8 +95,8 @@ def main(argv=None):
               f"accuracy {accuracy:.4f}, macro-F1 {f1:.4f}; thresholded {accuracy_score(truth, thresholded):.4f}, "
               f"{np.mean([s == OTHER for s in thresholded]):.1%} to other")
         for slug in sorted(set(truth)):
-            rows = [t == p for t, p in zip(truth, top) if t == slug]
-            print(f"  {slug:28} {len(rows):4} articles  {np.mean(rows):.2f} right")
+            right = [guess == slug for label, guess in zip(truth, top) if label == slug]
+            print(f"  {slug:28} {len(right):4} articles  {np.mean(right):.2f} right")
 
 
 if __name__ == "__main__":
