@@ -46,6 +46,13 @@ def baseline_predictions(train, test):
     return list(model.predict(vectoriser.transform(joined(test))))
 
 
+def model_predictions(model, docs):
+    """The top slug of each article, and the slug with the threshold applied (OTHER below it)."""
+    titles, texts = [d.title for d in docs], [d.text for d in docs]
+    top = [model.slugs[i] for i in model.slug_probabilities(titles, texts).argmax(axis=1)]
+    return top, [slug for slug, _ in model.predict(titles, texts)]
+
+
 def scores(truth, predicted, labels):
     return accuracy_score(truth, predicted), f1_score(truth, predicted, labels=labels, average="macro")
 
@@ -75,9 +82,7 @@ def main(argv=None):
         train, test = split(docs)
         truth = [d.slug for d in test]
         labels = sorted(set(truth))
-        probs = model.slug_probabilities([d.title for d in test], [d.text for d in test])
-        top = [model.slugs[i] for i in probs.argmax(axis=1)]
-        thresholded = [slug for slug, _ in model.predict([d.title for d in test], [d.text for d in test])]
+        top, thresholded = model_predictions(model, test)
         model_acc, model_f1 = scores(truth, top, labels)
         base_acc, base_f1 = scores(truth, baseline_predictions(train, test), labels)
         print(f"{name:10} {len(test):5}  {model_acc:9.4f} {model_f1:8.4f}  {base_acc:12.4f} {base_f1:8.4f}"
@@ -87,9 +92,7 @@ def main(argv=None):
     if clusters.exists():
         docs = read_news_clusters(clusters)
         truth = [d.slug for d in docs]
-        probs = model.slug_probabilities([d.title for d in docs], [d.text for d in docs])
-        top = [model.slugs[i] for i in probs.argmax(axis=1)]
-        thresholded = [slug for slug, _ in model.predict([d.title for d in docs], [d.text for d in docs])]
+        top, thresholded = model_predictions(model, docs)
         accuracy, f1 = scores(truth, top, sorted(set(truth)))
         print(f"\nout of domain: {len(docs)} full articles of 2017 news (story-clusters, categories mapped): "
               f"accuracy {accuracy:.4f}, macro-F1 {f1:.4f}; thresholded {accuracy_score(truth, thresholded):.4f}, "
