@@ -19,13 +19,32 @@ from transforms.signature_store import expire_signatures, signature_folder
 from transforms.story_memory import expire_story_memory, memory_folder
 
 
+class RunOptions(PipelineOptions):
+    """Beam's options, each view of them made once.
+
+    Building and translating newsbeam's graph asks the options for a view (`view_as`) about
+    1,200 times, and Beam makes each one anew with an argparse parser: about 1 ms each. Every
+    view of one options object reads and writes that object's values, so a view made once is
+    the same as a new one. The views are not pickled with the options.
+    """
+
+    def view_as(self, cls):
+        views = self.__dict__.setdefault("_views", {})
+        if cls not in views:
+            views[cls] = super().view_as(cls)
+        return views[cls]
+
+    def __getstate__(self):
+        return {name: value for name, value in super().__getstate__().items() if name != "_views"}
+
+
 def pipeline_options(beam_args: list[str]) -> PipelineOptions:
     """Beam options from the command line, with a runner that never downloads anything.
 
     Beam's own default, the DirectRunner, first tries Prism, which fetches a binary from the
     internet; asking for DirectRunner explicitly gets the same offline choice as no runner.
     """
-    options = PipelineOptions(beam_args)
+    options = RunOptions(beam_args)
     standard = options.view_as(StandardOptions)
     if standard.runner in (None, "DirectRunner", "direct"):
         standard.runner = LOCAL_STREAMING_RUNNER if standard.streaming else DEFAULT_RUNNER

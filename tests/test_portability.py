@@ -177,3 +177,22 @@ def test_a_lake_on_an_object_store(inputs, default_lake, tmp_path, monkeypatch):
         files = [p for p in paths if p.startswith(f"mem://bucket/lake/{table}/") and p.endswith(".parquet")]
         assert rows_of(files, FileSystems.open) == expected, table
     assert [p for p in paths if "/articles/" in p][0].startswith("mem://bucket/lake/articles/topic=")
+
+
+def test_run_options_make_each_view_once_and_pickle_without_them():
+    import pickle
+
+    from apache_beam.options.pipeline_options import DebugOptions, StandardOptions
+
+    from pipeline.options import DEFAULT_RUNNER
+    from pipeline.run import pipeline_options
+
+    options = pipeline_options(["--experiments=first"])
+    assert options.view_as(StandardOptions) is options.view_as(StandardOptions)
+    options.view_as(DebugOptions).experiments.append("second")
+    options.view_as(StandardOptions).streaming = True
+    shipped = pickle.loads(pickle.dumps(options))
+    assert "_views" not in shipped.__dict__
+    assert shipped.view_as(DebugOptions).experiments == ["first", "second"]
+    assert shipped.view_as(StandardOptions).streaming is True
+    assert shipped.get_all_options()["runner"] == DEFAULT_RUNNER
