@@ -225,6 +225,7 @@ def test_language_is_identified_and_declared_only_breaks_doubt():
                               "sur la rivière.") == "fr"
     assert languages.identify("Hello there.", declared="en") == "en"
     assert languages.identify("Hello there.") is None  # too little to tell, and nothing declared
+    assert LanguageIdentifier(0.9).model is languages.model  # loaded once a process, for every run
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@ language is left unknown rather than guessed.
 
 from __future__ import annotations
 
+import functools
 import re
 
 import numpy as np
@@ -25,10 +26,10 @@ AUTOMATON_MEMORY = 6
 
 
 class LanguageIdentifier:
-    """Loads the model once (in a DoFn's `setup`) and names the language of texts."""
+    """Names the language of texts; made in a DoFn's `setup`."""
 
     def __init__(self, min_confidence: float):
-        self.model = VectorisedLangid.from_model_file(MODEL_FILE, norm_probs=True)
+        self.model = langid_model()
         self.min_confidence = min_confidence
 
     def identify(self, text: str, declared: str | None = None) -> str | None:
@@ -36,6 +37,13 @@ class LanguageIdentifier:
             return declared
         language, confidence = self.model.classify(text[:SAMPLE_CHARS])
         return language if confidence >= self.min_confidence else declared
+
+
+@functools.cache
+def langid_model() -> VectorisedLangid:
+    """py3langid's model, loaded once a process: reading its LZMA file takes 0.6-0.8 s, which every
+    run in a watcher's process (and every test) paid again. Classifying never changes it."""
+    return VectorisedLangid.from_model_file(MODEL_FILE, norm_probs=True)
 
 
 def declared_language(html: str) -> str | None:
