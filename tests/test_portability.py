@@ -7,20 +7,25 @@
 - `mem://`: a lake written through an in-memory Beam filesystem with the semantics of an object
   store (no folders: a "folder" exists only as the prefix of its files, as on gs:// and s3://),
   which catches any path built or created with os.path, os.makedirs or open().
+- The run's options, which keep the views Beam asks for, pickle with their values and without
+  those views.
 """
 
 from __future__ import annotations
 
 import io
+import pickle
 import shutil
 
 import pyarrow.parquet as pq
 import pytest
 from apache_beam.io.filesystem import BeamIOError, FileMetadata, FileSystem
 from apache_beam.io.filesystems import FileSystems
+from apache_beam.options.pipeline_options import DebugOptions, StandardOptions
 
 from conftest import SEEDS
-from pipeline.run import run_pipeline
+from pipeline.options import DEFAULT_RUNNER
+from pipeline.run import pipeline_options, run_pipeline
 
 VARYING = {"run_id", "ingested_at"}  # differ between any two runs
 
@@ -180,13 +185,6 @@ def test_a_lake_on_an_object_store(inputs, default_lake, tmp_path, monkeypatch):
 
 
 def test_run_options_make_each_view_once_and_pickle_without_them():
-    import pickle
-
-    from apache_beam.options.pipeline_options import DebugOptions, StandardOptions
-
-    from pipeline.options import DEFAULT_RUNNER
-    from pipeline.run import pipeline_options
-
     options = pipeline_options(["--experiments=first"])
     assert options.view_as(StandardOptions) is options.view_as(StandardOptions)
     options.view_as(DebugOptions).experiments.append("second")

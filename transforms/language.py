@@ -41,7 +41,7 @@ class LanguageIdentifier:
 
 @functools.cache
 def langid_model() -> VectorisedLangid:
-    """py3langid's model, loaded once a process: reading its LZMA file takes 0.6-0.8 s, which every
+    """py3langid's model, loaded once a process: reading its LZMA file takes 0.6-1.1 s, which every
     run in a watcher's process (and every test) paid again. Classifying never changes it."""
     return VectorisedLangid.from_model_file(MODEL_FILE, norm_probs=True)
 
