@@ -11,6 +11,7 @@ A process keeps the models it loaded for its next run (`IdleModels`).
 from __future__ import annotations
 
 import dataclasses
+import gc
 import importlib.util
 import json
 import re
@@ -147,6 +148,7 @@ class IdleModels:
             if self.idle[name]:
                 return self.idle[name].pop()
         nlp = load_ner(name)
+        freeze_long_lived_objects()
         return LentModel(name, nlp, len(nlp.vocab.strings))
 
     def give_back(self, model: LentModel, max_new_strings: int) -> None:
@@ -156,6 +158,23 @@ class IdleModels:
 
 
 IDLE_MODELS = IdleModels()
+
+
+def freeze_long_lived_objects() -> None:
+    """Collect what is garbage now, and move every object still alive out of the cycle
+    collector's reach.
+
+    Called when a model has been loaded, the last of what a worker holds for its whole life:
+    Beam's, trafilatura's and spaCy's modules and models, about 160,000 objects that Python's
+    cycle collector walked at every full collection and again as the process exited (0.7-0.8 s
+    of each worker's exit, 0.08 s frozen; Beam stops its workers one after the other). Frozen
+    objects are still freed when nothing refers to them. A cycle among them that becomes garbage
+    waits for the next call or the process's end: in one process running the pipeline again,
+    the first run's graph (about 20,000 objects, 3.5 MB).
+    """
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
 
 
 def ner_text(text: str, settings: Settings) -> str:
