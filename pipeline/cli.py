@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import sys
 
@@ -55,6 +56,17 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
+def console_main() -> None:
+    """The `newsbeam` executable: `main`, then the process's exit.
+
+    Every object still alive is frozen first, so that the interpreter's clean-up does not walk
+    them for cycles: with Beam imported, that walk took 0.5-0.6 s of a run's exit (0.08 s frozen).
+    """
+    code = main()
+    gc.freeze()
+    sys.exit(code)
+
+
 def configure_logging(verbose: bool) -> None:
     """newsbeam's own lines on stderr; other libraries' only with --verbose.
 
@@ -71,4 +83,4 @@ def configure_logging(verbose: bool) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    console_main()
