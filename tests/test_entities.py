@@ -4,10 +4,10 @@ pipeline), the naming rules, each post-step on a hand-made doc, language routing
 from __future__ import annotations
 
 import dataclasses
-import gc
 import pickle
 import re
-import weakref
+import subprocess
+import sys
 from pathlib import Path
 
 import apache_beam as beam
@@ -94,24 +94,15 @@ def test_a_lent_model_is_lent_to_one_dofn_at_a_time(monkeypatch):
     assert models.borrow("en_x").nlp not in (first.nlp, second.nlp)
 
 
-def test_loading_a_model_collects_the_garbage_and_freezes_what_lives_on(monkeypatch):
-    import transforms.entities
-
-    class Node:
-        pass
-
-    monkeypatch.setattr(transforms.entities, "load_ner", lambda name: FakeModel())
-    cycle = Node()
-    cycle.itself = cycle
-    collected = weakref.ref(cycle)
-    del cycle
-    try:
-        model = IdleModels().borrow("en_x")
-        assert collected() is None  # garbage is collected before the freeze, not kept for ever
-        assert gc.get_freeze_count() > 0
-        assert not any(thing is model.nlp for thing in gc.get_objects())  # out of the collector's reach
-    finally:
-        gc.unfreeze()
+def test_a_process_that_tags_freezes_its_objects_as_it_exits():
+    probe = ("import atexit, gc\n"
+             "atexit.register(lambda: print(gc.get_freeze_count() > 0))\n"  # runs after newsbeam's own
+             "from transforms.entities import freeze_everything_at_exit\n"
+             "freeze_everything_at_exit()\n")
+    exited = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120,
+                            cwd=Path(__file__).resolve().parents[1])
+    assert exited.returncode == 0, exited.stderr
+    assert exited.stdout.split() == ["True"]
 
 
 def folder(parent: Path, name: str) -> Path:

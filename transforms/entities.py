@@ -10,7 +10,9 @@ A process keeps the models it loaded for its next run (`IdleModels`).
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
+import functools
 import gc
 import importlib.util
 import json
@@ -65,6 +67,7 @@ class TagBatch(beam.DoFn):
 
     def setup(self):
         self.models = {ENGLISH: IDLE_MODELS.borrow(self.settings.ner_model)}
+        freeze_everything_at_exit()
 
     def teardown(self):
         for model in self.models.values():
@@ -148,7 +151,6 @@ class IdleModels:
             if self.idle[name]:
                 return self.idle[name].pop()
         nlp = load_ner(name)
-        freeze_long_lived_objects()
         return LentModel(name, nlp, len(nlp.vocab.strings))
 
     def give_back(self, model: LentModel, max_new_strings: int) -> None:
@@ -160,21 +162,16 @@ class IdleModels:
 IDLE_MODELS = IdleModels()
 
 
-def freeze_long_lived_objects() -> None:
-    """Collect what is garbage now, and move every object still alive out of the cycle
-    collector's reach.
+@functools.cache
+def freeze_everything_at_exit() -> None:
+    """Have this process, when it ends, freeze every object first, so that the interpreter's
+    clean-up does not walk them for cycles.
 
-    Called when a model has been loaded, the last of what a worker holds for its whole life:
-    Beam's, trafilatura's and spaCy's modules and models, about 160,000 objects that Python's
-    cycle collector walked at every full collection and again as the process exited (0.7-0.8 s
-    of each worker's exit, 0.08 s frozen; Beam stops its workers one after the other). Frozen
-    objects are still freed when nothing refers to them. A cycle among them that becomes garbage
-    waits for the next call or the process's end: in one process running the pipeline again,
-    the first run's graph (about 20,000 objects, 3.5 MB).
+    A process that tags holds Beam's, trafilatura's and spaCy's modules and a model, about
+    160,000 objects: walking them took 0.7-0.8 s of each worker's exit (0.08 s frozen), and Beam
+    stops its workers one after the other. Registered once a process.
     """
-    gc.unfreeze()
-    gc.collect()
-    gc.freeze()
+    atexit.register(gc.freeze)
 
 
 def ner_text(text: str, settings: Settings) -> str:
