@@ -221,6 +221,18 @@ def test_cli_prints_summary_and_one_line_errors(tmp_path):
     assert "example:" in help_text and "newsbeam run seeds/ --output out" in help_text
 
 
+def test_the_command_freezes_its_objects_before_it_exits(tmp_path):
+    probe = ("import atexit, gc, sys\n"
+             "atexit.register(lambda: print(gc.get_freeze_count() > 0))\n"
+             "from pipeline.cli import console_main\n"
+             "sys.argv = ['newsbeam', 'run', 'no/such/dir', '--output', sys.argv[1]]\n"
+             "console_main()\n")
+    exited = subprocess.run([sys.executable, "-c", probe, str(tmp_path / "o")], capture_output=True, text=True,
+                            timeout=120)
+    assert exited.returncode == 1  # main's exit status, after the freeze
+    assert exited.stdout.split() == ["True"]
+
+
 @pytest.mark.parametrize("flags, error", [
     (["--write-shards", "0"], "--write-shards is a number of files, 1 or more, not 0"),
     (["--min-words", "-5"], "--min-words is a number of words, 0 or more, not -5"),
