@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import functools
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pyarrow.dataset as ds
@@ -16,6 +18,13 @@ from transforms.clean import CleanFn
 REPO = Path(__file__).resolve().parents[1]
 SEEDS = REPO / "seeds"
 SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+def exit_of(code: str, *args: str) -> subprocess.CompletedProcess:
+    """`code` run by a fresh Python in the repository, with `args`. Its output ends with whether its
+    objects were frozen when its exit handlers ran (this one is registered first, so it runs last)."""
+    probe = "import atexit, gc\natexit.register(lambda: print(gc.get_freeze_count() > 0))\n" + code
+    return subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, text=True, timeout=120, cwd=REPO)
 
 
 def shared_data(*parts: str) -> Path:

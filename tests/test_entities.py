@@ -6,15 +6,13 @@ from __future__ import annotations
 import dataclasses
 import pickle
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import apache_beam as beam
 import pytest
 from spacy.tokens import Doc
 
-from conftest import SEEDS, Lake, shared_data
+from conftest import SEEDS, Lake, exit_of, shared_data
 from pipeline.article import Article
 from pipeline.options import DEFAULT_RUNNER, Settings
 from pipeline.run import installed_ner_model, pipeline_options, run_pipeline
@@ -95,12 +93,7 @@ def test_a_lent_model_is_lent_to_one_dofn_at_a_time(monkeypatch):
 
 
 def test_a_process_that_tags_freezes_its_objects_as_it_exits():
-    probe = ("import atexit, gc\n"
-             "atexit.register(lambda: print(gc.get_freeze_count() > 0))\n"  # runs after newsbeam's own
-             "from transforms.entities import freeze_everything_at_exit\n"
-             "freeze_everything_at_exit()\n")
-    exited = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120,
-                            cwd=Path(__file__).resolve().parents[1])
+    exited = exit_of("from transforms.entities import freeze_everything_at_exit\nfreeze_everything_at_exit()\n")
     assert exited.returncode == 0, exited.stderr
     assert exited.stdout.split() == ["True"]
 

@@ -12,7 +12,7 @@ import sys
 import duckdb
 import pytest
 
-from conftest import SEEDS
+from conftest import SEEDS, exit_of
 
 SEED_IDS = sorted(p.name for p in SEEDS.glob("*.txt"))
 
@@ -222,13 +222,9 @@ def test_cli_prints_summary_and_one_line_errors(tmp_path):
 
 
 def test_the_command_freezes_its_objects_before_it_exits(tmp_path):
-    probe = ("import atexit, gc, sys\n"
-             "atexit.register(lambda: print(gc.get_freeze_count() > 0))\n"
-             "from pipeline.cli import console_main\n"
-             "sys.argv = ['newsbeam', 'run', 'no/such/dir', '--output', sys.argv[1]]\n"
-             "console_main()\n")
-    exited = subprocess.run([sys.executable, "-c", probe, str(tmp_path / "o")], capture_output=True, text=True,
-                            timeout=120)
+    exited = exit_of("import sys\nfrom pipeline.cli import console_main\n"
+                     "sys.argv = ['newsbeam', 'run', 'no/such/dir', '--output', sys.argv[1]]\n"
+                     "console_main()\n", str(tmp_path / "o"))
     assert exited.returncode == 1  # main's exit status, after the freeze
     assert exited.stdout.split() == ["True"]
 
