@@ -11,8 +11,9 @@ from datetime import timedelta
 from importlib import metadata
 
 # Beam 2.77's DirectRunner first tries Prism, which downloads a binary from the internet on every
-# run. FnApiRunner runs batch pipelines in-process (or on local worker processes) and never does.
-DEFAULT_RUNNER = "apache_beam.runners.portability.fn_api_runner.FnApiRunner"
+# run. FnApiRunner runs batch pipelines in-process (or on local worker processes) and never does;
+# newsbeam's LocalRunner is FnApiRunner with newsbeam's own worker processes.
+DEFAULT_RUNNER = "pipeline.local_runner.LocalRunner"
 # The streaming-capable local runner (TestStream, real-time timers); also offline.
 LOCAL_STREAMING_RUNNER = "BundleBasedDirectRunner"
 # spaCy's small pipelines for languages other than English, by the language code the clean stage

@@ -221,6 +221,20 @@ def test_cli_prints_summary_and_one_line_errors(tmp_path):
     assert "example:" in help_text and "newsbeam run seeds/ --output out" in help_text
 
 
+def test_worker_processes_keep_beams_logs_off_the_terminal_unless_verbose(tmp_path):
+    def run(*flags):
+        return subprocess.run([sys.executable, "-m", "pipeline.cli", *flags, "run", str(SEEDS), "--output",
+                               str(tmp_path / "o"), "--direct_running_mode=multi_processing",
+                               "--direct_num_workers=2"], capture_output=True, text=True, timeout=300)
+
+    quiet = run()
+    assert quiet.returncode == 0 and "kept 5, duplicates 0, rejected 0" in quiet.stdout
+    assert quiet.stderr == ""
+    verbose = run("-v")
+    assert verbose.returncode == 0
+    assert 'Worker: severity: INFO' in verbose.stderr and 'message: "Python sdk harness starting."' in verbose.stderr
+
+
 def test_the_command_freezes_its_objects_before_it_exits(tmp_path):
     exited = exit_of("import sys\nfrom pipeline.cli import console_main\n"
                      "sys.argv = ['newsbeam', 'run', 'no/such/dir', '--output', sys.argv[1]]\n"
