@@ -12,8 +12,7 @@ import sys
 logging.getLogger().addHandler(logging.NullHandler())
 
 from pipeline.commands import check, entities, query, report, run, search, state, stories, watch  # noqa: E402
-
-LOG = logging.getLogger("newsbeam")
+from pipeline.logs import show_newsbeam_logs  # noqa: E402
 
 DESCRIPTION = """\
 newsbeam: news ingest on Apache Beam. It reads article files or feeds, strips boilerplate,
@@ -73,11 +72,7 @@ def configure_logging(verbose: bool) -> None:
     Beam logs every bundle at INFO and warns, on the root logger, about optional Google Cloud
     clients it does not need: noise in a terminal.
     """
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
-    LOG.addHandler(handler)
-    LOG.propagate = False
-    LOG.setLevel(logging.DEBUG if verbose else logging.INFO)
+    show_newsbeam_logs(verbose)
     logging.basicConfig(level=logging.INFO if verbose else logging.CRITICAL, format="%(name)s: %(message)s",
                         force=True)
 

@@ -39,6 +39,8 @@ WATCH_MIN_SLEEP = timedelta(seconds=30)
 
 @dataclasses.dataclass(frozen=True)
 class Settings:
+    # each worker logs how far its read, clean and entities stages have got at most this often
+    progress_seconds: float = 10.0
     # read
     max_input_bytes: int = 50 * 1024 * 1024  # a larger file is rejected, not read
     # read: feeds fetched over HTTP

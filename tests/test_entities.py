@@ -21,6 +21,7 @@ from transforms.entities import (
     SKIPPED, TRUNCATED, IdleModels, LentModel, TagBatch, TagEntities, load_ner, ner_text, unneeded_components)
 from transforms.entity_names import Mention, canonical_entities, canonical_name, name_key
 from transforms.extract_text import extract_plain_text
+from transforms.progress import Progress
 from transforms.rejects import REJECTS
 
 SETTINGS = Settings(ner_model=installed_ner_model(Settings()))
@@ -422,8 +423,9 @@ class BrokenOn:
 
 
 def test_a_failing_article_is_rejected_alone(nlp):
-    tagger = TagBatch(SETTINGS)
+    tagger = TagBatch(SETTINGS)  # set up by hand, with the model the test has loaded
     tagger.models = {"en": LentModel(SETTINGS.ner_model, BrokenOn(nlp, "BOOM"), 0)}
+    tagger.progress = Progress("entities", SETTINGS.progress_seconds)
     out = list(tagger.process([article("a", "Vladimir Putin spoke."), article("b", "BOOM went Moscow."),
                                article("c", "Kim Jong Un listened.")]))
     rejects = [o.value for o in out if getattr(o, "tag", None) == REJECTS]

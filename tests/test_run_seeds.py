@@ -221,11 +221,13 @@ def test_cli_prints_summary_and_one_line_errors(tmp_path):
     assert "example:" in help_text and "newsbeam run seeds/ --output out" in help_text
 
 
+TWO_WORKERS = ["--direct_running_mode=multi_processing", "--direct_num_workers=2"]
+
+
 def test_worker_processes_keep_beams_logs_off_the_terminal_unless_verbose(tmp_path):
     def run(*flags):
         return subprocess.run([sys.executable, "-m", "pipeline.cli", *flags, "run", str(SEEDS), "--output",
-                               str(tmp_path / "o"), "--direct_running_mode=multi_processing",
-                               "--direct_num_workers=2"], capture_output=True, text=True, timeout=300)
+                               str(tmp_path / "o"), *TWO_WORKERS], capture_output=True, text=True, timeout=300)
 
     quiet = run()
     assert quiet.returncode == 0 and "kept 5, duplicates 0, rejected 0" in quiet.stdout
@@ -233,6 +235,36 @@ def test_worker_processes_keep_beams_logs_off_the_terminal_unless_verbose(tmp_pa
     verbose = run("-v")
     assert verbose.returncode == 0
     assert 'Worker: severity: INFO' in verbose.stderr and 'message: "Python sdk harness starting."' in verbose.stderr
+
+
+def test_worker_processes_log_each_stages_progress(tmp_path):
+    script = ("import sys\n"
+              "from pipeline.cli import configure_logging\n"
+              "from pipeline.options import Settings\n"
+              "from pipeline.run import run_pipeline\n"
+              "configure_logging(verbose=False)\n"
+              "run_pipeline([sys.argv[1]], sys.argv[2], Settings(progress_seconds=0), sys.argv[3:])\n")
+    run = subprocess.run([sys.executable, "-c", script, str(SEEDS), str(tmp_path / "o"), *TWO_WORKERS],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    pattern = r"newsbeam: (read|clean|entities): (?:[\d,]+ files, )?[\d,]+ articles \(\d+\.\d articles/s on this worker\)"
+    stages = [re.fullmatch(pattern, line) for line in run.stderr.splitlines()]
+    assert stages and all(stages), run.stderr  # newsbeam's own lines only, from the worker processes
+    assert {stage.group(1) for stage in stages} == {"read", "clean", "entities"}
+
+
+def test_progress_is_logged_at_most_once_an_interval(monkeypatch):
+    from transforms import progress
+
+    logged = []
+    monkeypatch.setattr(progress.LOG, "info", lambda message, *args: logged.append(message % args))
+    clock = iter([0.0, 4.0, 11.0, 12.0])
+    monkeypatch.setattr(progress.time, "monotonic", lambda: next(clock))
+    stage = progress.Progress("read", every_seconds=10)  # started at 0 s
+    stage.update(articles=600, files=2)  # 4 s: too soon
+    stage.update(articles=1000, files=1)  # 11 s
+    stage.update(articles=5)  # 12 s: too soon after the last line
+    assert logged == ["read: 3 files, 1,600 articles (145.5 articles/s on this worker)"]
 
 
 def test_the_command_freezes_its_objects_before_it_exits(tmp_path):

@@ -19,6 +19,7 @@ from transforms.article_checks import WORD, check_article
 from transforms.extract_html import extract_html
 from transforms.extract_text import extract_plain_text
 from transforms.language import LanguageIdentifier, declared_language
+from transforms.progress import Progress
 from transforms.rejects import REJECTS, InputError, reject_article
 from transforms.stage_time import StageTime
 
@@ -52,6 +53,7 @@ class CleanFn(beam.DoFn):
 
     def setup(self):
         self.languages = LanguageIdentifier(self.settings.language_min_confidence)
+        self.progress = Progress(STAGE, self.settings.progress_seconds)
 
     def process(self, article: Article) -> Iterator:
         # timed and caught before yielding: downstream steps fused into this one run inside the
@@ -63,6 +65,7 @@ class CleanFn(beam.DoFn):
             except Exception as error:  # noqa: BLE001 - every failure becomes a reject row
                 self.rejected.inc()
                 result = reject_article(STAGE, error, article)
+        self.progress.update(articles=1)
         yield result
 
     def finish_bundle(self):

@@ -31,6 +31,7 @@ from pipeline.article import Article
 from pipeline.options import Settings
 from transforms.entity_fixes import corrected_mentions
 from transforms.entity_names import Mention, canonical_entities
+from transforms.progress import Progress
 from transforms.rejects import REJECTS, reject_article
 from transforms.stage_time import StageTime
 
@@ -67,6 +68,7 @@ class TagBatch(beam.DoFn):
 
     def setup(self):
         self.models = {ENGLISH: IDLE_MODELS.borrow(self.settings.ner_model)}
+        self.progress = Progress(STAGE, self.settings.progress_seconds)
         freeze_everything_at_exit()
 
     def teardown(self):
@@ -88,6 +90,7 @@ class TagBatch(beam.DoFn):
                     by_language[language].append(article)
             for language, articles in by_language.items():
                 outputs.extend(self.tag(self.models[language].nlp, articles))
+        self.progress.update(articles=len(batch))
         yield from outputs
 
     def finish_bundle(self):

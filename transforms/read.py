@@ -7,9 +7,7 @@ with the runner and work on any Beam filesystem (local, gs://, s3://). The forma
 
 from __future__ import annotations
 
-import logging
 import os
-import time
 import zlib
 from collections.abc import Iterator
 from datetime import datetime
@@ -20,6 +18,7 @@ from apache_beam.metrics import Metrics
 
 from pipeline.options import Settings
 from transforms.formats import BadItem, parse_file
+from transforms.progress import Progress
 from transforms.read_feeds import ReadFeeds
 from transforms.rejects import REJECTS, InputError, reject
 from transforms.stage_time import StageTime
@@ -121,7 +120,7 @@ class ParseFile(beam.DoFn):
         self.time = StageTime(STAGE)
 
     def setup(self):
-        self.progress = Progress()
+        self.progress = Progress(STAGE, self.settings.progress_seconds)
 
     def process(self, path: str) -> Iterator:
         self.files.inc()
@@ -202,23 +201,3 @@ def unlisted_links(folder: str) -> list[tuple[str, str]]:
 def _is_hidden(path: str, below: str) -> bool:
     relative = path[len(below.rstrip("/")):]
     return any(part.startswith(".") for part in relative.split("/") if part)
-
-
-class Progress:
-    """Logs files read and articles per second on this worker, at most every few seconds."""
-
-    def __init__(self, every_seconds: float = 5.0):
-        self.every = every_seconds
-        self.started = self.last = time.monotonic()
-        self.files = self.articles = 0
-
-    def update(self, files: int, articles: int) -> None:
-        self.files += files
-        self.articles += articles
-        now = time.monotonic()
-        if now - self.last >= self.every:
-            self.last = now
-            rate = self.articles / max(now - self.started, 1e-9)
-            logging.getLogger("newsbeam").info(
-                "read %d files, %d articles (%.0f articles/s on this worker)",
-                self.files, self.articles, rate)
