@@ -8,6 +8,7 @@ import re
 import socket
 import subprocess
 import sys
+import types
 
 import duckdb
 import pytest
@@ -259,7 +260,7 @@ def test_progress_is_logged_at_most_once_an_interval(monkeypatch):
     logged = []
     monkeypatch.setattr(progress.LOG, "info", lambda message, *args: logged.append(message % args))
     clock = iter([0.0, 4.0, 11.0, 12.0])
-    monkeypatch.setattr(progress.time, "monotonic", lambda: next(clock))
+    monkeypatch.setattr(progress, "time", types.SimpleNamespace(monotonic=lambda: next(clock)))
     stage = progress.Progress("read", every_seconds=10)  # started at 0 s
     stage.update(articles=600, files=2)  # 4 s: too soon
     stage.update(articles=1000, files=1)  # 11 s
