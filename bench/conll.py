@@ -7,8 +7,9 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-CONLL = REPO.parent / "shared" / "data" / "ner-conll"
+from bench import SHARED_DATA
+
+CONLL = SHARED_DATA / "ner-conll"
 # The OntoNotes labels of spaCy's English models, in CoNLL's four types; the rest are not scored.
 CONLL_TYPE = {
     "PERSON": "PER", "ORG": "ORG", "GPE": "LOC", "LOC": "LOC", "FAC": "LOC",

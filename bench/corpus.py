@@ -28,7 +28,10 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
+sys.path.insert(0, str(REPO))
+
+from bench import SHARED_DATA  # noqa: E402
+
 SENTENCE_END = re.compile(r"(?<=[.!?\"'”’)])\s+(?=[A-Z\"“‘(])")
 COPY_KINDS = ("exact", "near", "trimmed")
 SITES = ("dailyherald.example", "metro-times.example", "worldwire.example", "thecourier.example",

@@ -40,6 +40,7 @@ sys.path.insert(0, str(REPO))
 
 import apache_beam as beam  # noqa: E402
 
+from bench import SHARED_DATA  # noqa: E402
 from bench.overrides import add_set_argument, settings_with  # noqa: E402
 from pipeline.article import Article  # noqa: E402
 from pipeline.options import Settings  # noqa: E402
@@ -47,7 +48,6 @@ from pipeline.run import pipeline_options  # noqa: E402
 from transforms.clean import WORD, content_hash  # noqa: E402
 from transforms.dedupe import DedupeArticles  # noqa: E402
 
-SHARED = REPO.parent / "shared" / "data"
 COPY_KINDS = ("exact", "url", "near", "trimmed", "wrapped", "chain")
 COPY_SHARE = 0.3
 FOLLOW_UP_SHARE = 0.05
@@ -61,7 +61,7 @@ BOILERPLATE = ["Home | News | World | Business | Sport", "Share this article", "
 
 
 def sentence_pool() -> list[str]:
-    sources = [SHARED / "topics" / "bbc.jsonl", SHARED / "story-clusters" / "articles.jsonl"]
+    sources = [SHARED_DATA / "topics" / "bbc.jsonl", SHARED_DATA / "story-clusters" / "articles.jsonl"]
     missing = [str(s) for s in sources if not s.exists()]
     if missing:
         sys.exit(f"bench/dedupe.py needs the shared evaluation data, absent here: {', '.join(missing)}")

@@ -22,6 +22,7 @@ import apache_beam as beam
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
+from bench import SHARED_DATA  # noqa: E402
 from feed_fixtures import news_items, rss  # noqa: E402
 from feed_server import FeedServer, Reply, Stall  # noqa: E402
 from pipeline.options import DEFAULT_RUNNER, Settings  # noqa: E402
@@ -29,7 +30,7 @@ from pipeline.commit import commit_run  # noqa: E402
 from pipeline.state import fold_feed_states  # noqa: E402
 from transforms.read import ReadArticles  # noqa: E402
 
-GUARDIAN = REPO.parent / "shared" / "data" / "feeds" / "real" / "guardian.rss"
+GUARDIAN = SHARED_DATA / "feeds" / "real" / "guardian.rss"
 
 
 def run_once(feeds: list[str], output: str, settings: Settings, run_id: str) -> tuple[float, dict[str, int]]:

@@ -32,6 +32,7 @@ sys.path.insert(0, str(REPO))
 
 import apache_beam as beam  # noqa: E402
 
+from bench import SHARED_DATA  # noqa: E402
 from bench.overrides import add_set_argument, settings_with  # noqa: E402
 from pipeline.article import Article  # noqa: E402
 from pipeline.options import Settings  # noqa: E402
@@ -41,7 +42,7 @@ from transforms.dedupe import DedupeArticles  # noqa: E402
 from transforms.entities import TagEntities  # noqa: E402
 from transforms.stories import AssignStories  # noqa: E402
 
-DATA = REPO.parent / "shared" / "data" / "story-clusters" / "articles.jsonl"
+DATA = SHARED_DATA / "story-clusters" / "articles.jsonl"
 
 
 def load_articles() -> tuple[list[Article], dict[str, str]]:

@@ -32,6 +32,7 @@ from sklearn.metrics import accuracy_score, f1_score
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
+from bench import SHARED_DATA  # noqa: E402
 from topic_data import default_sources, read_news_clusters, split  # noqa: E402
 from transforms.topic_model import OTHER, TopicModel  # noqa: E402
 
@@ -68,7 +69,7 @@ def throughput(model, docs, batch=256):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=REPO / ".." / "shared" / "data" / "topics")
+    parser.add_argument("--data", type=Path, default=SHARED_DATA / "topics")
     args = parser.parse_args(argv)
     if not (args.data / "bbc.jsonl").exists() or not (args.data / "ag_news.csv").exists():
         print(f"SKIPPED: no labelled topic data at {args.data} (needs bbc.jsonl and ag_news.csv)")

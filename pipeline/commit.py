@@ -16,14 +16,14 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
-import logging
 import os
 import threading
 from collections.abc import Iterator
 
 from apache_beam.io.filesystems import FileSystems
 
-LOG = logging.getLogger("newsbeam")
+from pipeline.logs import LOG
+
 STAGING = "_staging"
 COMMIT_FILE = "COMMIT.json"
 LOCK_FILE = ".newsbeam.lock"

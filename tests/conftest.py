@@ -10,6 +10,7 @@ import pyarrow.dataset as ds
 import pytest
 from apache_beam.pvalue import TaggedOutput
 
+from bench import SHARED_DATA
 from pipeline.article import Article
 from pipeline.options import Settings
 from pipeline.run import run_pipeline
@@ -17,7 +18,6 @@ from transforms.clean import CleanFn
 
 REPO = Path(__file__).resolve().parents[1]
 SEEDS = REPO / "seeds"
-SHARED_DATA = REPO.parent / "shared" / "data"
 
 
 def exit_of(code: str, *args: str) -> subprocess.CompletedProcess:

@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import shared_data
 from transforms.topic_model import DEFAULT_ARTEFACT, OTHER, TOPICS, TopicModel, batch_features, safe_slug
 
 REPO = Path(__file__).parents[1]
-DATA = REPO / ".." / "shared" / "data" / "topics"
 SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 
 CASES = {
@@ -188,14 +188,13 @@ def test_seed_articles_are_politics(model, seed):
 
 
 def test_held_out_accuracy():
-    if not (DATA / "bbc.jsonl").exists() or not (DATA / "ag_news.csv").exists():
-        pytest.skip(f"no labelled topic data at {DATA.resolve()} (shared/data/topics is not beside the repo)")
+    data = shared_data("topics")
     sys.path.insert(0, str(REPO / "bench"))
     from topic_data import default_sources, split
 
     model = TopicModel.load()
     for name, floor in (("BBC News", 0.95), ("AG News", 0.88)):
-        _, test = split(default_sources(DATA)[name])
+        _, test = split(default_sources(data)[name])
         probs = model.slug_probabilities([d.title for d in test], [d.text for d in test])
         accuracy = np.mean([model.slugs[i] == d.slug for i, d in zip(probs.argmax(axis=1), test)])
         assert accuracy >= floor, f"{name}: {accuracy:.4f}"
@@ -204,9 +203,7 @@ def test_held_out_accuracy():
 def test_world_news_of_other_publishers_is_politics():
     """Full articles of 2017 world news (CNN, NYT, Guardian, ...; no training or choice saw them)
     fall under politics, as AG News's World does: the seeds' case, over 70 articles of 10 events."""
-    clusters = DATA.parent / "story-clusters" / "articles.jsonl"
-    if not clusters.exists():
-        pytest.skip(f"no story-clusters data at {clusters.parent.resolve()} (shared/data is not beside the repo)")
+    clusters = shared_data("story-clusters") / "articles.jsonl"
     sys.path.insert(0, str(REPO / "bench"))
     from topic_data import read_news_clusters
 

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import logging
-
 from apache_beam import pvalue
 
 from pipeline.article import Article, Reject
+from pipeline.logs import LOG
 
 REJECTS = "rejects"  # the tagged output every stage sends its rejects to
-
-_LOG = logging.getLogger("newsbeam")
 
 
 class InputError(ValueError):
@@ -21,7 +18,7 @@ def reject(stage: str, error: BaseException | str, *, source: str, run_id: str,
            url: str | None = None, item: str | None = None) -> pvalue.TaggedOutput:
     """The tagged reject row for a failure; unexpected exceptions are logged with their traceback."""
     if isinstance(error, BaseException) and not isinstance(error, InputError):
-        _LOG.warning("%s failed on %s", stage, source, exc_info=error)
+        LOG.warning("%s failed on %s", stage, source, exc_info=error)
         error = f"unexpected {type(error).__name__} in the {stage} stage: {error}"
     row = Reject(source=source, stage=stage, error=str(error), run_id=run_id, url=url, item=item)
     return pvalue.TaggedOutput(REJECTS, row)

@@ -5,7 +5,6 @@ every row was kept before the horizon it is deleted. Any Beam filesystem works."
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 
@@ -14,11 +13,11 @@ import pyarrow as pa
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
+from pipeline.logs import LOG
 from pipeline.options import Settings
 from pipeline.state import STATE_FOLDER
 from sinks.parquet import WriteParquetTable, read_parquet, read_parquet_metadata
 
-_LOG = logging.getLogger("newsbeam")
 KEPT_AT = "kept_at"  # the column every state file expires by: when its article was kept
 
 
@@ -99,7 +98,7 @@ class ReadStateFile(beam.DoFn):
 
     def skip(self, path: str, reason: str) -> None:
         self.skipped_files.inc()
-        _LOG.warning("%s state file %s %s", self.stage, path, reason)
+        LOG.warning("%s state file %s %s", self.stage, path, reason)
 
 
 def committed_files(folder: str) -> list[str]:

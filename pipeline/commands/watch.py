@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import logging
 import os
 import signal
 import sys
@@ -13,9 +12,9 @@ from datetime import datetime, timedelta, timezone
 
 from pipeline.commands.durations import duration, duration_text
 from pipeline.commands.run import add_settings_arguments, check_beam_args, check_feed_lists, settings_from
+from pipeline.logs import LOG
 from pipeline.options import POLL_MAX_INTERVAL, POLL_MIN_INTERVAL, Settings
 
-LOG = logging.getLogger("newsbeam")
 BOUNDS = f"{duration_text(POLL_MIN_INTERVAL.total_seconds())} to {duration_text(POLL_MAX_INTERVAL.total_seconds())}"
 HELP = "poll feeds on their own schedules into a lake, incrementally, until stopped"
 DESCRIPTION = f"""\
