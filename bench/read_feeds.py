@@ -6,11 +6,12 @@ applies per server) that answer each request after LATENCY seconds, plus STALLED
 never answer before the deadline, and runs the read stage alone (ReadArticles with feeds, on the
 local runner) twice: a first run (every feed 200) and a second one over the same state (304).
 
-usage: python bench/read_feeds.py [FEEDS] [HOSTS] [LATENCY] [STALLED]
+    python bench/read_feeds.py [FEEDS] [HOSTS] [LATENCY] [STALLED]
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import sys
 import tempfile
@@ -76,4 +77,12 @@ def main(feed_count: int = 200, hosts: int = 20, latency: float = 0.2, stalled: 
 
 
 if __name__ == "__main__":
-    main(*(float(a) if "." in a else int(a) for a in sys.argv[1:]))
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("feeds", type=int, nargs="?", default=200, help="feeds that answer (default 200)")
+    parser.add_argument("hosts", type=int, nargs="?", default=20, help="local servers they are spread over (default 20)")
+    parser.add_argument("latency", type=float, nargs="?", default=0.2,
+                        help="seconds each server waits before it answers (default 0.2)")
+    parser.add_argument("stalled", type=int, nargs="?", default=4,
+                        help="more feeds, that never answer before the deadline (default 4)")
+    args = parser.parse_args()
+    main(args.feeds, args.hosts, args.latency, args.stalled)
