@@ -10,12 +10,9 @@ import sys
 import pyarrow.dataset as ds
 import pytest
 
+from bench.bare_loops import documents
+from bench.corpus import ArticleMaker, write_corpus
 from conftest import REPO
-
-sys.path.insert(0, str(REPO))
-
-from bench.bare_loops import documents  # noqa: E402
-from bench.corpus import ArticleMaker, write_corpus  # noqa: E402
 
 
 def test_corpus_is_what_it_says(tmp_path):
