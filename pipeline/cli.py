@@ -38,6 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if next((word for word in argv if not word.startswith("-")), None) in PASSES_BEAM_FLAGS:
+        argv = run.joined_beam_values(argv)
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     if extra and args.command not in PASSES_BEAM_FLAGS:

@@ -299,3 +299,89 @@ def test_horizon_flags_take_durations_and_reach_the_settings():
     given = settings_from(parser.parse_args(["run", "x", "--output", "o", "--dedupe-horizon", "2w",
                                              "--story-memory", "1d12h"]))
     assert (given.dedupe_horizon_days, given.story_memory_days) == (14, 1.5)
+
+
+def test_beam_flags_take_their_values_as_beam_reads_them():
+    """`--flag value` is `--flag=value` for Beam's flags that take a value, wherever they stand."""
+    from pipeline import cli
+    from pipeline.commands.run import joined_beam_values
+
+    argv = ["run", "a", "b", "--runner", "DataflowRunner", "--output", "o", "--direct_num_workers", "2",
+            "--save_main_session", "--min-words", "5", "--feeds", "f.opml", "g.opml", "--flink_master", "host:8081",
+            "--streaming", "--stop-after", "1m", "--experiments", "x", "--", "--not-a-flag"]
+    args, beam_args = cli.build_parser().parse_known_args(joined_beam_values(argv))
+    assert (args.inputs, args.output, args.feeds, args.min_words, args.streaming) == \
+        (["a", "b"], "o", ["f.opml", "g.opml"], 5, True)
+    assert beam_args == ["--runner=DataflowRunner", "--direct_num_workers=2", "--save_main_session",
+                         "--flink_master=host:8081", "--experiments=x", "--", "--not-a-flag"]
+    # an input after a Beam flag that takes no value is not swallowed, nor is one after --help
+    assert joined_beam_values(["run", "--save_main_session", "a"]) == ["run", "--save_main_session", "a"]
+    assert joined_beam_values(["run", "--help", "a"]) == ["run", "--help", "a"]
+
+
+def test_no_flag_of_run_or_watch_is_a_beam_flag_with_a_value():
+    """Else `joined_beam_values` would join newsbeam's own flag with its value for Beam."""
+    import argparse
+
+    from pipeline import cli
+    from pipeline.commands.run import takes_value
+
+    commands = next(a for a in cli.build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices
+    flags = {flag for name in cli.PASSES_BEAM_FLAGS for action in commands[name]._actions
+             for flag in action.option_strings if flag.startswith("--")}  # only these are ever joined
+    assert {"--output", "--feeds", "--every", "--min-words"} <= flags
+    assert [flag for flag in flags if takes_value(flag, "x")] == []
+
+
+@pytest.mark.parametrize("flags, error", [
+    (["--direct_num_workers", "two"], "Apache Beam's argument --direct_num_workers: invalid int value: 'two'"),
+    (["--direct_running_mode=fast"], "Apache Beam's argument --direct_running_mode: invalid choice: 'fast' "
+                                     "(choose from 'in_memory', 'multi_threading', 'multi_processing')"),
+    (["--save_main_session", "more/"], "unexpected argument 'more/' (inputs come before the --flags)"),
+])
+def test_bad_beam_flags_are_one_line_errors(tmp_path, capsys, flags, error):
+    from pipeline import cli
+
+    assert cli.main(["run", str(SEEDS), "--output", str(tmp_path / "o"), *flags]) == 1
+    assert capsys.readouterr().err.strip() == f"newsbeam: error: {error}"
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("name", ["DirectRunner", "direct", "DIRECTRUNNER", "SwitchingDirectRunner", "FnApiRunner",
+                                  "fnapi", "apache_beam.runners.direct.direct_runner.DirectRunner"])
+def test_every_name_of_beams_local_runners_gets_the_offline_one(name):
+    """Beam's DirectRunner, by any name Beam reads as it, would try to download Prism first."""
+    from apache_beam.options.pipeline_options import StandardOptions
+
+    from pipeline.options import DEFAULT_RUNNER, LOCAL_STREAMING_RUNNER
+    from pipeline.run import pipeline_options
+
+    assert pipeline_options([f"--runner={name}"]).view_as(StandardOptions).runner == DEFAULT_RUNNER
+    assert pipeline_options([f"--runner={name}", "--streaming"]).view_as(StandardOptions).runner == \
+        LOCAL_STREAMING_RUNNER
+    assert pipeline_options(["--runner=DataflowRunner"]).view_as(StandardOptions).runner == "DataflowRunner"
+
+
+def test_the_help_examples_parse_with_their_beam_flags():
+    """Each example of `newsbeam run --help` and `watch --help` parses: no Beam flag's value taken
+    for an INPUT, no stray word."""
+    import shlex
+
+    from pipeline import cli
+    from pipeline.commands import run, watch
+    from pipeline.commands.run import check_beam_args, joined_beam_values
+
+    examples = [shlex.split(line) for module in (run, watch)
+                for line in module.DESCRIPTION.split("example:\n")[1].replace("\\\n", " ").splitlines()]
+    parsed = {}
+    for example in examples:
+        args, beam_args = cli.build_parser().parse_known_args(joined_beam_values(example[1:]))
+        check_beam_args(beam_args, "")
+        parsed[shlex.join(example)] = (args.inputs if example[1] == "run" else [], beam_args)
+    assert len(parsed) == 6
+    streaming = next(line for line in parsed if "DataflowRunner" in line)
+    assert parsed[streaming] == ([], ["--runner=DataflowRunner", "--project=my-project", "--region=europe-west1",
+                                      "--temp_location=gs://bucket/tmp"])
+    two_workers = next(line for line in parsed if "direct_num_workers" in line)
+    assert parsed[two_workers] == (["exports/**/*.html.gz", "notes.txt"],
+                                   ["--direct_running_mode=multi_processing", "--direct_num_workers=2"])

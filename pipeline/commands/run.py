@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import functools
 import glob
 import os
 import time
@@ -122,10 +124,55 @@ def stream(args, beam_args: list[str]) -> int:
     return 0
 
 
+def joined_beam_values(argv: list[str]) -> list[str]:
+    """argv with each Beam flag given as `--flag value` written `--flag=value`, as Beam would read
+    it, so that the value is not taken for an INPUT. Only flags that Beam's options define with a
+    value are joined: `--streaming` takes none, and none of newsbeam's own flags is Beam's."""
+    joined, position = [], 0
+    while position < len(argv):
+        word, value = argv[position], argv[position + 1] if position + 1 < len(argv) else "-"
+        if word == "--":
+            return joined + argv[position:]
+        if word.startswith("--") and "=" not in word and not value.startswith("-") and takes_value(word, value):
+            joined.append(f"{word}={value}")
+            position += 2
+        else:
+            joined.append(word)
+            position += 1
+    return joined
+
+
+def takes_value(flag: str, value: str) -> bool:
+    if flag == "--help":
+        return False  # Beam's parser would print its own help and exit
+    try:
+        _, unknown = beam_parser().parse_known_args([flag, value])
+    except argparse.ArgumentError:
+        return True  # Beam's flag, with a value check_beam_args refuses
+    return not unknown
+
+
 def check_beam_args(beam_args: list[str], hint: str) -> None:
+    """Every word is a flag or a flag's value, and every Beam flag's value is one Beam takes."""
     stray = next((a for a in beam_args if not a.startswith("-")), None)
     if stray is not None:
         raise ValueError(f"unexpected argument '{stray}' ({hint})")
+    try:
+        beam_parser().parse_known_args(beam_args)
+    except argparse.ArgumentError as error:
+        raise ValueError(f"Apache Beam's {error}") from None
+
+
+@functools.cache
+def beam_parser() -> argparse.ArgumentParser:
+    """The parser of all Beam's pipeline options, raising ArgumentError instead of printing its
+    usage (130 lines) and exiting."""
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    parsers = []
+    PipelineOptions([]).get_all_options(add_extra_args_fn=parsers.append)
+    parsers[0].exit_on_error = False
+    return parsers[0]
 
 
 def check_feed_lists(feeds: list[str]) -> None:
