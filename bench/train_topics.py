@@ -215,10 +215,11 @@ def fold_weights(svm, cnb, choice, temperature, n):
 
 
 def train(sources: dict[str, list[Doc]], topics: dict[str, str], aliases: dict[str, list[str]],
-          version: str, out: Path) -> Path:
+          version: str, out: Path, seed: int = SEED) -> Path:
+    """Train on the 80% of each source that `split(docs, seed)` keeps; write and check the artefact."""
     train_docs, groups = [], []
     for name, docs in sources.items():
-        kept, _ = split(docs)
+        kept, _ = split(docs, seed)
         train_docs += kept
         groups += [name] * len(kept)
     y, groups = np.array([d.slug for d in train_docs]), np.array(groups)
@@ -260,7 +261,7 @@ def train(sources: dict[str, list[Doc]], topics: dict[str, str], aliases: dict[s
         "version": version, "topics": topics, "classes": list(classes), "threshold": threshold,
         "gate_chars": GATE_CHARS, "gate_slope": GATE_SLOPE, "head_words": HEAD_WORDS,
         "category_boost": CATEGORY_BOOST, "category_aliases": aliases,
-        "training": {"sources": {g: int(np.sum(groups == g)) for g in np.unique(groups)}, "seed": SEED,
+        "training": {"sources": {g: int(np.sum(groups == g)) for g in np.unique(groups)}, "seed": seed,
                      "test_share": TEST_SHARE, "min_df": MIN_DF, "copy_scale": choice["copy_scale"], "svm_C": choice["C"], "cnb_alpha": choice["alpha"],
                      "svm_share": choice["blend"], "temperature": round(temperature, 4),
                      "cv_accuracy": {g: round(a, 4) for g, a in choice["per_source"].items()}},
