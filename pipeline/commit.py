@@ -19,6 +19,7 @@ import json
 import os
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 from apache_beam.io.filesystems import FileSystems
 
@@ -103,7 +104,7 @@ def lake_lock(output: str, holder: str | None = None) -> Iterator[None]:
     if "://" in output:
         yield
         return
-    os.makedirs(output, exist_ok=True)
+    _make_folder(output)
     path = os.path.realpath(os.path.join(output, LOCK_FILE))
     if _held.get(path) == threading.get_ident():
         yield
@@ -161,6 +162,15 @@ def _delete_folder(folder: str) -> None:
     files = [m.path for m in FileSystems.match([FileSystems.join(folder, "**")])[0].metadata_list]
     if files:
         FileSystems.delete(files)
+
+
+def _make_folder(folder: str) -> None:
+    """The lake's local folder, made if missing; a file in its place or its path's is a clear error."""
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        file = next(p for p in [folder, *Path(folder).parents] if os.path.exists(p) and not os.path.isdir(p))
+        raise ValueError(f"cannot make the lake's folder '{folder}': '{file}' is a file") from None
 
 
 def _make_parent(path: str) -> None:

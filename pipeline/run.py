@@ -54,10 +54,12 @@ def pipeline_options(beam_args: list[str]) -> PipelineOptions:
 
 
 def installed_ner_model(settings: Settings) -> str:
-    """The spaCy model the workers will load: the configured one, else its fallback."""
-    if is_installed(settings.ner_model) or settings.ner_model == settings.ner_fallback_model:
+    """The spaCy model the workers will load: the configured one, or for the default (whose
+    official package is not on PyPI) its re-upload. A model asked for that is not installed is an
+    error, never replaced."""
+    if is_installed(settings.ner_model):
         return settings.ner_model
-    if is_installed(settings.ner_fallback_model):
+    if settings.ner_model == Settings().ner_model and is_installed(settings.ner_fallback_model):
         return settings.ner_fallback_model
     raise RuntimeError(f"the spaCy model {settings.ner_model} is not installed (pip install it, or pass --ner-model)")
 
@@ -67,6 +69,7 @@ def run_pipeline(inputs: list[str], output: str, settings: Settings = Settings()
                  feeds: list[str] = (), now: datetime | None = None) -> dict:
     """Run the pipeline into `output`, holding its lock, and commit the run; returns the manifest.
     `now` is the time the run polls its feeds at and keeps state by (default: the real time)."""
+    settings = dataclasses.replace(settings, ner_model=installed_ner_model(settings))  # before the lake is touched
     with lake_lock(output):
         recover(output)
         started_at = now or datetime.now(timezone.utc)
@@ -75,7 +78,6 @@ def run_pipeline(inputs: list[str], output: str, settings: Settings = Settings()
 
 
 def _run_and_commit(inputs, feeds, output, settings, beam_args, run_id, started_at) -> dict:
-    settings = dataclasses.replace(settings, ner_model=installed_ner_model(settings))
     options = pipeline_options(beam_args)
     staging = staging_root(output, run_id)
     started = time.monotonic()

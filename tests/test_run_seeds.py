@@ -385,3 +385,17 @@ def test_the_help_examples_parse_with_their_beam_flags():
     two_workers = next(line for line in parsed if "direct_num_workers" in line)
     assert parsed[two_workers] == (["exports/**/*.html.gz", "notes.txt"],
                                    ["--direct_running_mode=multi_processing", "--direct_num_workers=2"])
+
+
+def test_a_model_or_a_lake_that_cannot_be_is_a_one_line_error_before_anything_is_written(tmp_path, capsys):
+    from pipeline import cli
+
+    assert cli.main(["run", str(SEEDS), "--output", str(tmp_path / "o"), "--ner-model", "no_such_model"]) == 1
+    assert capsys.readouterr().err.strip() == \
+        "newsbeam: error: the spaCy model no_such_model is not installed (pip install it, or pass --ner-model)"
+    assert not (tmp_path / "o").exists()
+    (tmp_path / "file").write_text("not a folder")
+    for output in (tmp_path / "file", tmp_path / "file" / "lake"):
+        assert cli.main(["run", str(SEEDS), "--output", str(output)]) == 1
+        assert capsys.readouterr().err.strip() == \
+            f"newsbeam: error: cannot make the lake's folder '{output}': '{tmp_path / 'file'}' is a file"
