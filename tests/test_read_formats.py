@@ -122,6 +122,15 @@ def test_json_object_list_and_json_feed():
     assert entry.published.isoformat() == "2026-02-03T04:05:06+00:00"
 
 
+def test_jsonl_lines_end_only_at_newline():
+    # U+2028, U+2029 and U+0085 are line breaks to str.splitlines() but plain characters in a JSON string
+    lines = [json.dumps({"text": f"{story(1)}\u2028a\u2029b\u0085c\x1cd"}, ensure_ascii=False), "{broken",
+             json.dumps({"text": story(3)})]
+    one, bad, three = parse_file("e.jsonl", "\r\n".join(lines).encode(), "run")
+    assert one.raw == f"{story(1)}\u2028a\u2029b\u0085c\x1cd" and three.item == "line 3"
+    assert bad.item == "line 2" and bad.error.startswith("line 2 is not valid JSON")
+
+
 def test_files_that_are_not_what_their_name_says():
     with pytest.raises(InputError, match="not valid JSON"):
         list(parse_file("a.json", b"<html>nope</html>", "run"))

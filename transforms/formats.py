@@ -124,7 +124,8 @@ def json_document(text: str, source: str, run_id: str,
 
 def json_lines(text: str, source: str, run_id: str) -> Iterator[Article | BadItem]:
     def parsed_lines():
-        for number, line in enumerate(text.splitlines(), start=1):
+        # only "\n" ends a line: splitlines() would also split at U+2028, U+0085... inside strings
+        for number, line in enumerate(text.split("\n"), start=1):
             if not line.strip():
                 continue
             try:
