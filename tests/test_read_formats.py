@@ -131,6 +131,11 @@ def test_jsonl_lines_end_only_at_newline():
     assert bad.item == "line 2" and bad.error.startswith("line 2 is not valid JSON")
 
 
+def test_an_empty_json_list_is_a_reject_not_nothing():
+    with pytest.raises(InputError, match="^the JSON list holds no articles$"):
+        list(parse_file("a.json", b"[ ]", "run"))
+
+
 def test_files_that_are_not_what_their_name_says():
     with pytest.raises(InputError, match="not valid JSON"):
         list(parse_file("a.json", b"<html>nope</html>", "run"))

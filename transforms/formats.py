@@ -115,6 +115,8 @@ def json_document(text: str, source: str, run_id: str,
     if isinstance(document, dict) and str(document.get("version", "")).startswith(JSON_FEED_VERSION):
         yield from json_feed(document, source, run_id, meta or {})
     elif isinstance(document, list):
+        if not document:
+            raise InputError("the JSON list holds no articles")
         yield from records(((f"item {n}", value) for n, value in enumerate(document, start=1)), source, run_id)
     elif isinstance(document, dict):
         yield record_article(document, source, "", run_id)
