@@ -136,6 +136,14 @@ def test_an_empty_json_list_is_a_reject_not_nothing():
         list(parse_file("a.json", b"[ ]", "run"))
 
 
+def test_authors_given_as_objects_keep_their_names():
+    record = {"text": story(1), "authors": [{"name": "Ann Lee"}, "Bo Chen", {"email": "x@y.z"}, {"name": 5}]}
+    [article] = parse_file("a.json", json.dumps(record).encode(), "run")
+    assert article.authors == ["Ann Lee", "Bo Chen"]
+    [single] = parse_file("a.json", json.dumps({"text": story(1), "author": {"name": "Cy"}}).encode(), "run")
+    assert single.authors == ["Cy"]
+
+
 def test_files_that_are_not_what_their_name_says():
     with pytest.raises(InputError, match="not valid JSON"):
         list(parse_file("a.json", b"<html>nope</html>", "run"))

@@ -205,7 +205,7 @@ def record_article(record: Any, source: str, item: str, run_id: str) -> Article:
         raw=text if text.strip() else html,
         format="text" if text.strip() else "html",
         item=item,
-        authors=string_list(record.get("authors") or record.get("author")),
+        authors=author_names(record),
         categories=string_list(record.get("categories")),
         meta=meta,
         run_id=run_id,
@@ -218,7 +218,7 @@ def json_feed(document: dict, source: str, run_id: str, meta: dict[str, str]) ->
     items = document.get("items")
     if not isinstance(items, list) or not items:
         raise InputError("the feed has no entries")
-    feed_authors = json_feed_authors(document)
+    feed_authors = author_names(document)
     for number, entry in enumerate(items, start=1):
         if not isinstance(entry, dict):
             yield BadItem(item=f"item {number}", error=f"item {number} is a {type(entry).__name__}, not an object")
@@ -235,16 +235,19 @@ def json_feed(document: dict, source: str, run_id: str, meta: dict[str, str]) ->
                 "is_html": bool(html),
                 "published": record_date(entry.get("date_published") or entry.get("date_modified")),
                 "categories": string_list(entry.get("tags")),
-                "authors": json_feed_authors(entry) or feed_authors,
+                "authors": author_names(entry) or feed_authors,
             }
 
     site = document.get("title") if isinstance(document.get("title"), str) else None
     yield from entry_articles(entries(), source, run_id, site, meta)
 
 
-def json_feed_authors(holder: dict) -> list[str]:
-    found = holder.get("authors") or ([holder["author"]] if holder.get("author") else [])
-    return [a["name"] for a in found if isinstance(a, dict) and isinstance(a.get("name"), str)]
+def author_names(holder: dict) -> list[str]:
+    """The names in `authors` (else `author`): strings, or objects with a string `name` (JSON Feed's
+    form, common in exports too), alone or in a list."""
+    found = holder.get("authors") or holder.get("author")
+    found = found if isinstance(found, list) else [found]
+    return string_list([a.get("name") if isinstance(a, dict) else a for a in found])
 
 
 def record_date(value: Any) -> datetime | None:
