@@ -131,6 +131,18 @@ def test_jsonl_lines_end_only_at_newline():
     assert bad.item == "line 2" and bad.error.startswith("line 2 is not valid JSON")
 
 
+def test_integers_too_long_for_python_are_a_reject_sentence():
+    big = "9" * 5_000
+    lines = [json.dumps({"text": story(1)}), '{"text": "x", "count": %s}' % big, json.dumps({"text": story(3)})]
+    one, bad, three = parse_file("e.jsonl", "\n".join(lines).encode(), "run")
+    assert (one.item, three.item) == ("line 1", "line 3")
+    assert bad == BadItem(item="line 2", error="line 2 holds a number of more than 4,300 digits")
+    # digits in a string, a float's long mantissa and exponent are not the number at fault
+    document = '{"text": "%s", "a": 1.%s, "b": 2e-%s,\n "c": [\n  -%s]}' % (big, big, big, big)
+    with pytest.raises(InputError, match="^line 3 holds a number of more than 4,300 digits$"):
+        list(parse_file("a.json", document.encode(), "run"))
+
+
 def test_an_empty_json_list_is_a_reject_not_nothing():
     with pytest.raises(InputError, match="^the JSON list holds no articles$"):
         list(parse_file("a.json", b"[ ]", "run"))

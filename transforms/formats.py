@@ -19,6 +19,7 @@ import dataclasses
 import json
 import posixpath
 import re
+import sys
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 from typing import Any
@@ -40,6 +41,7 @@ JSON_FEED_VERSION = "https://jsonfeed.org/version/"
 ARTICLE_FIELDS = {"id", "url", "title", "text", "html", "published", "authors", "author", "categories"}
 JSON_TYPES = ("application/json", "application/feed+json")
 LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # half of a UTF-16 pair, which JSON can escape
+TOO_LONG = f"of more than {sys.get_int_max_str_digits():,} digits"  # Python's limit for int()
 TOO_DEEP = "nests too deep to read (arrays or objects inside each other a thousand times or more)"
 
 
@@ -112,6 +114,8 @@ def json_document(text: str, source: str, run_id: str,
         raise InputError(f"file is not valid JSON: {error.msg} at line {error.lineno} column {error.colno}") from None
     except RecursionError:
         raise InputError(f"the JSON {TOO_DEEP}") from None
+    except ValueError:  # the one ValueError json.loads raises besides JSONDecodeError: an int too long
+        raise InputError(f"{long_number_line(text)} holds a number {TOO_LONG}") from None
     if isinstance(document, dict) and str(document.get("version", "")).startswith(JSON_FEED_VERSION):
         yield from json_feed(document, source, run_id, meta or {})
     elif isinstance(document, list):
@@ -136,8 +140,20 @@ def json_lines(text: str, source: str, run_id: str) -> Iterator[Article | BadIte
                 yield f"line {number}", InputError(f"line {number} is not valid JSON: {error.msg} at column {error.colno}")
             except RecursionError:
                 yield f"line {number}", InputError(f"line {number} {TOO_DEEP}")
+            except ValueError:
+                yield f"line {number}", InputError(f"line {number} holds a number {TOO_LONG}")
 
     yield from records(parsed_lines(), source, run_id)
+
+
+def long_number_line(text: str) -> str:
+    """Where the first integer too long for Python to convert is: outside strings, not part of a float."""
+    digits = sys.get_int_max_str_digits()
+    tokens = re.compile(r'"(?:[^"\\]|\\.)*"|(?<![\d.eE+-])-?(\d{%d,})(?![\d.eE])' % (digits + 1), re.DOTALL)
+    for token in tokens.finditer(text):
+        if token.group(1):
+            return f"line {text.count(chr(10), 0, token.start()) + 1}"
+    return "the JSON"
 
 
 def load_json(text: str) -> Any:
