@@ -260,6 +260,15 @@ def test_unreadable_files_and_names_that_are_not_utf8_are_rejects(tmp_path):
         read_bytes(str(folder / "fine.txt"), 1000)
 
 
+def test_a_named_pipe_is_a_reject_not_a_hang(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    os.mkfifo(folder / "pipe.txt")  # opening it for reading would wait for a writer forever
+    [listed] = ExpandInput("run").process(str(folder))
+    with pytest.raises(InputError, match=r"^not a regular file \(a named pipe, socket or device\)$"):
+        read_bytes(listed, 1000)
+
+
 def test_links_the_listing_leaves_out_are_rejects_not_silent_gaps(tmp_path):
     folder, elsewhere = tmp_path / "in", tmp_path / "elsewhere"
     folder.mkdir()

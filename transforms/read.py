@@ -148,6 +148,8 @@ class ParseFile(beam.DoFn):
 def read_bytes(path: str, max_bytes: int) -> bytes:
     """The file's content, gunzipped when it is gzip (by its magic bytes, whatever its name);
     a file named .gz that is not gzip is not what its name says, and a reject."""
+    if "://" not in path and os.path.exists(path) and not os.path.isfile(path):  # opening a FIFO blocks
+        raise InputError("not a regular file (a named pipe, socket or device)")
     try:
         with FileSystems.open(path, compression_type="uncompressed") as handle:
             data = handle.read(max_bytes + 1)
