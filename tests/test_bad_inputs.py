@@ -28,7 +28,7 @@ from transforms.feeds import HTML_PAGE, TAG
 from transforms.fetch import FeedClient, FetchError
 from transforms.formats import BadItem, parse_file
 from transforms.language import declared_language
-from transforms.read import ExpandInput, read_bytes
+from transforms.read import ExpandInput, gunzip, read_bytes
 from transforms.rejects import InputError
 from transforms.subscriptions import Subscription, list_subscriptions
 
@@ -260,6 +260,7 @@ def test_unreadable_files_and_names_that_are_not_utf8_are_rejects(tmp_path):
         read_bytes(str(folder / "fine.txt"), 1000)
 
 
+@pytest.mark.timeout(30)
 def test_a_named_pipe_is_a_reject_not_a_hang(tmp_path):
     folder = tmp_path / "in"
     folder.mkdir()
@@ -267,6 +268,17 @@ def test_a_named_pipe_is_a_reject_not_a_hang(tmp_path):
     [listed] = ExpandInput("run").process(str(folder))
     with pytest.raises(InputError, match=r"^not a regular file \(a named pipe, socket or device\)$"):
         read_bytes(listed, 1000)
+
+
+def test_every_member_of_a_gzip_file_is_read_within_the_limit():
+    members = gzip.compress(b"first ") + gzip.compress(b"") + gzip.compress(b"second")
+    assert gunzip(members + b"\0" * 512, 1000) == b"first second"  # zero padding, as tape tools write
+    with pytest.raises(InputError, match="^file decompresses to more than the 0 MB limit$"):
+        gunzip(gzip.compress(b"a" * 600) + gzip.compress(b"b" * 600), 1000)
+    with pytest.raises(InputError, match="^gzip file is truncated$"):
+        gunzip(members + gzip.compress(b"third")[:15], 1000)
+    with pytest.raises(InputError, match="^gzip file has 9 bytes after its compressed data that are not gzip$"):
+        gunzip(members + b"garbage\n\0", 1000)
 
 
 def test_links_the_listing_leaves_out_are_rejects_not_silent_gaps(tmp_path):

@@ -165,17 +165,25 @@ def read_bytes(path: str, max_bytes: int) -> bytes:
 
 
 def gunzip(data: bytes, max_bytes: int) -> bytes:
-    """Decompress with a cap, so a gzip bomb costs at most `max_bytes` of memory."""
-    decompressor = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
-    try:
-        out = decompressor.decompress(data, max_bytes + 1)
-    except zlib.error as error:
-        raise InputError(f"file is not valid gzip: {error}") from None
-    if len(out) > max_bytes:
-        raise InputError(f"file decompresses to more than the {max_bytes // 2**20} MB limit")
-    if not decompressor.eof:
-        raise InputError("gzip file is truncated")
-    return out
+    """Decompress every member (`cat a.gz b.gz` is one valid gzip file) with a cap on the total,
+    so a gzip bomb costs at most `max_bytes` of memory. Zero bytes after the last member are
+    padding, anything else a reject."""
+    out = bytearray()
+    rest = data
+    while rest[:2] == b"\x1f\x8b":
+        decompressor = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+        try:
+            out += decompressor.decompress(rest, max_bytes + 1 - len(out))
+        except zlib.error as error:
+            raise InputError(f"file is not valid gzip: {error}") from None
+        if len(out) > max_bytes:
+            raise InputError(f"file decompresses to more than the {max_bytes // 2**20} MB limit")
+        if not decompressor.eof:
+            raise InputError("gzip file is truncated")
+        rest = decompressor.unused_data
+    if rest.strip(b"\0"):
+        raise InputError(f"gzip file has {len(rest):,} bytes after its compressed data that are not gzip")
+    return bytes(out)
 
 
 def printable_path(path: str) -> str:
