@@ -281,6 +281,50 @@ def test_every_member_of_a_gzip_file_is_read_within_the_limit():
         gunzip(members + b"garbage\n\0", 1000)
 
 
+def expanded(given, output=None) -> list:
+    return [f if isinstance(f, str) else f.value for f in ExpandInput("run", output).process(str(given))]
+
+
+def make_files(folder: Path, *names: str) -> None:
+    for name in names:
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text("x")
+
+
+def test_globstar_matches_zero_folders_and_globs_skip_hidden_names(tmp_path):
+    make_files(tmp_path, "a.txt", "sub/b.txt", "sub/deeper/c.txt", "sub/c.html", ".d.txt", "sub/.e.txt",
+               ".cache/f.txt", "x/sub/g.txt")
+    assert expanded(f"{tmp_path}/**/*.txt") == [f"{tmp_path}/{n}" for n in ("a.txt", "sub/b.txt", "sub/deeper/c.txt",
+                                                                           "x/sub/g.txt")]
+    assert expanded(f"{tmp_path}/**/sub/**/*.txt") == [f"{tmp_path}/{n}" for n in ("sub/b.txt", "sub/deeper/c.txt",
+                                                                                   "x/sub/g.txt")]
+    # what the pattern names before its first wildcard is read, hidden or not
+    assert expanded(f"{tmp_path}/.cache/*.txt") == [f"{tmp_path}/.cache/f.txt"]
+    assert expanded(f"{tmp_path}/.*.txt") == [f"{tmp_path}/.d.txt"]
+
+
+def test_names_with_glob_characters_that_exist_are_read_as_named(tmp_path):
+    make_files(tmp_path, "news[1].txt", "news1.txt", "what?.txt", "star*.txt", "week[2]/a.txt", "week2/b.txt")
+    for name in ("news[1].txt", "what?.txt", "star*.txt"):
+        assert expanded(tmp_path / name) == [f"{tmp_path}/{name}"]
+    assert expanded(tmp_path / "week[2]") == [f"{tmp_path}/week[2]/a.txt"]
+    assert expanded(f"{tmp_path}/news[1].txt".replace("[1]", "[0-9]")) == [f"{tmp_path}/news1.txt"]  # a glob still
+
+
+def test_the_output_lake_is_never_an_input(tmp_path, monkeypatch):
+    make_files(tmp_path, "t4/a.txt", "t4/b.json", "t4/out/_runs/run.json", "t4/out/articles/part.parquet")
+    monkeypatch.chdir(tmp_path)
+    folder, lake = tmp_path / "t4", "t4/out"  # relative, as given on the command line
+    assert expanded(folder, lake) == [f"{folder}/a.txt", f"{folder}/b.json"]
+    assert expanded(f"{folder}/**/*.json", lake) == [f"{folder}/b.json"]
+    assert expanded(folder / "out/_runs/run.json", lake) == [Reject(
+        source=f"{folder}/out/_runs/run.json", stage="read", run_id="run",
+        error=f"'{folder}/out/_runs/run.json' is inside the output lake 't4/out'; newsbeam does not read its own output")]
+    assert expanded(folder / "out/_runs/run.json") == [f"{folder}/out/_runs/run.json"]
+    uri = ExpandInput("run", "mem://bucket/lake/")
+    assert uri.in_lake("mem://bucket/lake/_runs/run.json") and not uri.in_lake("mem://bucket/lakeside/a.txt")
+
+
 def test_links_the_listing_leaves_out_are_rejects_not_silent_gaps(tmp_path):
     folder, elsewhere = tmp_path / "in", tmp_path / "elsewhere"
     folder.mkdir()

@@ -8,6 +8,7 @@ with the runner and work on any Beam filesystem (local, gs://, s3://). The forma
 from __future__ import annotations
 
 import os
+import re
 import zlib
 from collections.abc import Iterator
 from datetime import datetime
@@ -24,6 +25,8 @@ from transforms.rejects import REJECTS, InputError, reject
 from transforms.stage_time import StageTime
 
 STAGE = "read"
+GLOB_CHARACTER = re.compile(r"[\[*?]")
+GLOB_PREFIX = re.compile(r"[^\[*?]*")  # the part of a pattern before its first wildcard
 
 
 class ReadArticles(beam.PTransform):
@@ -42,7 +45,7 @@ class ReadArticles(beam.PTransform):
         self.now = now
 
     def expand(self, pbegin):
-        articles, rejects = pbegin | "Files" >> ReadFiles(self.inputs, self.run_id, self.settings)
+        articles, rejects = pbegin | "Files" >> ReadFiles(self.inputs, self.run_id, self.settings, self.output)
         if not self.feeds:
             return articles, rejects
         entries, feed_rejects = pbegin | "Feeds" >> ReadFeeds(self.feeds, self.run_id, self.settings, self.output,
@@ -52,19 +55,22 @@ class ReadArticles(beam.PTransform):
 
 
 class ReadFiles(beam.PTransform):
-    """Files, directories (recursive) or globs to `Article`s; rejects tagged."""
+    """Files, directories (recursive) or globs to `Article`s; rejects tagged. Nothing inside the
+    `output` lake is read."""
 
-    def __init__(self, inputs: list[str], run_id: str, settings: Settings = Settings()):
+    def __init__(self, inputs: list[str], run_id: str, settings: Settings = Settings(),
+                 output: str | None = None):
         super().__init__()
         self.inputs = inputs
         self.run_id = run_id
         self.settings = settings
+        self.output = output
 
     def expand(self, pbegin):
         matched = (
             pbegin
             | "Inputs" >> beam.Create(self.inputs)
-            | "Expand" >> beam.ParDo(ExpandInput(self.run_id)).with_outputs(REJECTS, main="paths")
+            | "Expand" >> beam.ParDo(ExpandInput(self.run_id, self.output)).with_outputs(REJECTS, main="paths")
         )
         parsed = (
             matched.paths
@@ -77,35 +83,71 @@ class ReadFiles(beam.PTransform):
 
 
 class ExpandInput(beam.DoFn):
-    """One input as given to the paths it names; an input naming nothing is a reject."""
+    """One input as given to the paths it names; an input naming nothing is a reject. A folder's
+    or a glob's hidden files (a name starting with '.' below the input's fixed part) are skipped,
+    and so are the files of the output lake, which are never inputs."""
 
-    def __init__(self, run_id: str):
+    def __init__(self, run_id: str, output: str | None = None):
         self.run_id = run_id
+        self.output = output
 
     def process(self, given: str) -> Iterator[str]:
-        pattern = given
+        if self.in_lake(given):
+            yield reject(STAGE, InputError(f"'{given}' is inside the output lake '{self.output}'; newsbeam does "
+                                           "not read its own output"), source=given, run_id=self.run_id)
+            return
+        # a name that exists on the local disk is read as that name, whatever characters it holds
+        literal = os.path.lexists(given)
+        pattern = escape_pattern(given) if literal else given
         walking = os.path.isdir(given) or given.endswith("/")
         if walking:
-            pattern = FileSystems.join(given.rstrip("/"), "**")
+            pattern = FileSystems.join(pattern.rstrip("/"), "**")
         try:
-            found = [m.path for m in FileSystems.match([pattern])[0].metadata_list]
+            found = sorted({m.path for variant in zero_folder_variants(pattern)
+                            for m in FileSystems.match([variant])[0].metadata_list})
         except Exception as error:  # noqa: BLE001 - any filesystem error becomes a reject
             yield reject(STAGE, InputError(f"cannot list '{given}': {error}"), source=given,
                          run_id=self.run_id)
             return
+        below = given if literal else GLOB_PREFIX.match(given).group()
+        found = [p for p in found if not _is_hidden(p, below) and not self.in_lake(p)]
         if walking:
-            found = [p for p in found if not _is_hidden(p, below=given) and not os.path.isdir(p)]
+            found = [p for p in found if not os.path.isdir(p)]
             for link, problem in unlisted_links(given):
-                yield reject(STAGE, InputError(problem), source=printable_path(link), run_id=self.run_id)
+                if not self.in_lake(link):
+                    yield reject(STAGE, InputError(problem), source=printable_path(link), run_id=self.run_id)
         if not found:
             yield reject(STAGE, InputError(f"no file matches '{given}'"), source=given,
                          run_id=self.run_id)
-        for path in sorted(found):
+        for path in found:
             if printable_path(path) == path:
                 yield path
             else:  # a str holding undecodable bytes cannot leave this step, nor be written
                 yield reject(STAGE, InputError("the file name is not valid UTF-8; rename the file to read it"),
                              source=printable_path(path), run_id=self.run_id)
+
+    def in_lake(self, path: str) -> bool:
+        return self.output is not None and f"{location(path)}/".startswith(f"{location(self.output)}/")
+
+
+def location(path: str) -> str:
+    """A path to compare with another: a local one absolute and normalised, a URI as given."""
+    return path.rstrip("/") if "://" in path else os.path.abspath(path)
+
+
+def escape_pattern(path: str) -> str:
+    """The pattern Beam's `match` reads as exactly this path: '[', '*' and '?' each in a set of its own."""
+    return GLOB_CHARACTER.sub(lambda found: f"[{found.group()}]", path)
+
+
+def zero_folder_variants(pattern: str) -> list[str]:
+    """The pattern and each way of letting some of its `/**/` stand for no folder at all, as a shell's
+    globstar does: Beam reads `**` as any characters, so `a/**/b` missed `a/b`."""
+    pieces = pattern.split("/**/")
+    variants = {pieces[0]}
+    for piece in pieces[1:]:
+        variants = {f"{variant}{between}{piece}" for variant in variants for between in ("/**/", "/")}
+    return sorted(variants)
 
 
 class ParseFile(beam.DoFn):
