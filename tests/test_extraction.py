@@ -130,6 +130,24 @@ def test_text_without_a_headline_keeps_its_first_paragraph():
     assert paragraphs(article)[-1].startswith("Rescue teams")
 
 
+def test_text_with_its_own_title_keeps_a_short_first_paragraph():
+    """A JSON record's or feed entry's text starts with its lead, not a headline: only a copy of the
+    given title goes, and the date line is still read."""
+    lead = "The city council voted on Tuesday to approve a new budget for schools."
+    rest = ("The measure passed by seven votes to two after a long debate in which residents raised the cost "
+            "of repairing old bridges and the shortage of teachers in the district's primary schools.")
+    article = extract_plain_text(Article(id="t", source="export.jsonl", title="Council approves budget",
+                                         raw=f"Council approves budget\n\n20 February 2024\n\n{lead}\n\n{rest}"))
+    assert article.title == "Council approves budget"
+    assert paragraphs(article) == [lead, rest]
+    assert article.published.isoformat() == "2024-02-20T00:00:00+00:00"
+    untitled_text = extract_plain_text(Article(id="v", source="export.jsonl", title="Council approves budget",
+                                               raw=f"{lead}\n\n{rest}"))
+    assert paragraphs(untitled_text) == [lead, rest]
+    one_line = extract_plain_text(Article(id="u", source="export.jsonl", title="Short item", raw=lead))
+    assert one_line.text == lead
+
+
 @pytest.mark.parametrize("text, expected", [
     ("2:51 PM EST, February 21, 2024", "2024-02-21T19:51:00+00:00"),
     ("date 2024-02-20", "2024-02-20T00:00:00+00:00"),

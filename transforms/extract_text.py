@@ -47,7 +47,7 @@ def extract_plain_text(article: Article) -> Article:
     raw = CONTROL.sub("", article.raw.replace("\r\n", "\n").replace("\r", "\n"))
     lines = [" ".join(line.split()) for line in raw.split("\n")]
     lines = [line for line in lines if line]
-    header, body = read_header(lines)
+    header, body = read_header(lines, article.title)
     body = drop_furniture(body, None if header.title_is_body_text else header.title)
     body = drop_captions(body)
     return dataclasses.replace(
@@ -59,15 +59,17 @@ def extract_plain_text(article: Article) -> Article:
     )
 
 
-def read_header(lines: list[str]) -> tuple[Header, list[str]]:
-    """The title, date and authors from the top lines, and the lines left for the body.
+def read_header(lines: list[str], title: str | None = None) -> tuple[Header, list[str]]:
+    """The title, date and authors from the top lines, and the lines left for the body. With the
+    title already known (a JSON record's, a feed entry's), no line is taken for it: a short first
+    line is the article's lead, and only a copy of the title goes (`drop_furniture`).
 
     A first line that is a paragraph, not a headline, stays in the body and its first sentence is
     the best title there is. So does the text after a date glued to the head of a line
     (' date 2024-02-20 Russian President ...'): the page's header was flattened into the first
     paragraph.
     """
-    header = Header()
+    header = Header(title=title)
     body: list[str] = []
     for line in lines[:HEADER_LINES]:
         glued_date = DATE_PREFIX.match(line)
@@ -82,7 +84,7 @@ def read_header(lines: list[str]) -> tuple[Header, list[str]]:
             header.published = header.published or parse_date(line)
         elif header.title is None:
             header.title = line
-        elif header.title.endswith(line) and len(line) < len(header.title):
+        elif title is None and header.title.endswith(line) and len(line) < len(header.title):
             header.title = line  # the first line was a section label glued to the title: 'NewsPutin's ...'
         elif byline := BYLINE.match(line):
             header.authors.append(byline.group(1))
