@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 import zlib
 from collections.abc import Iterator
 from datetime import datetime
@@ -103,8 +104,10 @@ class ExpandInput(beam.DoFn):
         if walking:
             pattern = FileSystems.join(pattern.rstrip("/"), "**")
         try:
-            found = sorted({m.path for variant in zero_folder_variants(pattern)
-                            for m in FileSystems.match([variant])[0].metadata_list})
+            with warnings.catch_warnings():  # Python's re warns of a 'possible nested set' at escape_pattern's '[[]'
+                warnings.simplefilter("ignore", FutureWarning)
+                found = sorted({m.path for variant in zero_folder_variants(pattern)
+                                for m in FileSystems.match([variant])[0].metadata_list})
         except Exception as error:  # noqa: BLE001 - any filesystem error becomes a reject
             yield reject(STAGE, InputError(f"cannot list '{given}': {error}"), source=given,
                          run_id=self.run_id)
