@@ -39,6 +39,8 @@ FILE_TABLES: dict[str, pa.Schema] = {
     "rejects": REJECT_SCHEMA,
 }
 PARTITIONED_BY = {"articles": "topic"}
+# What a run writes first: a lake whose first run is still writing, or died, has only _staging.
+LAKE_FOLDERS = ("_runs", *FILE_TABLES, "_staging")
 VIEWS = ("articles", "duplicates", "rejects", "entities", "stories", "runs")
 
 MACROS = r"""
@@ -92,7 +94,7 @@ SELECT json_extract_string(manifest, '$.run_id') AS run_id,
        CAST(json_extract(manifest, '$.inputs') AS VARCHAR[]) AS input_paths,
        json_extract_string(manifest, '$.runner') AS runner,
        manifest
-FROM (SELECT TRY_CAST(content AS JSON) AS manifest FROM read_text('{folder}/_runs/*.json'))
+FROM (SELECT TRY_CAST(content AS JSON) AS manifest FROM read_text('{runs}'))
 WHERE json_extract_string(manifest, '$.run_id') IS NOT NULL
 """
 
@@ -163,8 +165,13 @@ FILTERS = {"topic": "topic = $topic", "label": "label = upper($label)", "since":
 # Ranked full-text search: Okapi BM25 over title and text, a title hit counting as
 # `search_title_weight` text hits. The query's words are stemmed like the text's (QUERY_TERMS);
 # for each term, one regular expression picks the words that start like it and the stemmer keeps
-# those that are its forms. Articles with no term even as a substring are skipped first.
-QUERY_TERMS = "SELECT DISTINCT stem(unnest(words($query))) AS term ORDER BY term"
+# those that are its forms. Articles with no term even as a substring are skipped first. Query and
+# text are compared in NFC, so a decomposed 'café' finds a composed one. A word the stemmer empties
+# (the 's' of "Pyongyang's") is no term: its pattern would match every article.
+QUERY_TERMS = """
+SELECT DISTINCT term FROM (SELECT stem(unnest(words(nfc_normalize($query)))) AS term)
+WHERE term <> '' ORDER BY term
+"""
 TERM_HITS = """
 SELECT id, $term_{n} AS term, stem_hits(title, $pattern_{n}, $term_{n}) AS title_hits,
        stem_hits(text, $pattern_{n}, $term_{n}) AS text_hits
@@ -174,7 +181,8 @@ SEARCH = """
 WITH collection AS (
     SELECT count(*) AS articles, avg(word_count) AS mean_words FROM articles WHERE {condition}
 ), candidates AS (
-    SELECT id, title, text, published, topic, word_count FROM articles
+    SELECT * FROM (SELECT id, nfc_normalize(title) AS title, nfc_normalize(text) AS text, published, topic,
+                          word_count FROM articles)
     WHERE {condition} AND (regexp_matches(text, $any_term) OR regexp_matches(coalesce(title, ''), $any_term))
 ), hits AS (
     SELECT * FROM ({term_hits}) WHERE title_hits + text_hits > 0
@@ -207,11 +215,7 @@ class Lake:
     @classmethod
     def open(cls, folder: str | os.PathLike, settings: Settings = Settings()) -> Lake:
         folder = os.path.abspath(os.fspath(folder))
-        if not os.path.isdir(folder):
-            raise ValueError(f"the lake '{folder}' does not exist")
-        if not any(os.path.isdir(os.path.join(folder, part)) for part in ("_runs", *FILE_TABLES)):
-            raise ValueError(f"'{folder}' is not a newsbeam lake: it has no _runs, articles, duplicates "
-                             "or rejects folder (newsbeam run ... --output DIR writes one)")
+        require_lake(folder)
         connection = duckdb.connect()
         connection.execute("SET TimeZone = 'UTC'")
         create_views(connection, folder, settings)
@@ -254,7 +258,8 @@ class Lake:
         dataset = ds.dataset(sorted(glob.glob(table_files(self.folder, table))), schema=FILE_TABLES[table],
                              format="parquet", partitioning="hive" if table in PARTITIONED_BY else None,
                              partition_base_dir=base)
-        return dataset.filter(ds.field("run_id").isin(self.finished_runs()))
+        # Typed: pyarrow takes an empty list (no run finished yet) as nulls, which a string column refuses.
+        return dataset.filter(ds.field("run_id").isin(pa.array(self.finished_runs(), pa.string())))
 
     def latest_stories(self, since=None, topic: str | None = None, rows: int | None = None) -> duckdb.DuckDBPyRelation:
         """The largest stories, then the latest; `since` keeps those with an article seen since then."""
@@ -295,9 +300,20 @@ class Lake:
         self.close()
 
 
+def require_lake(folder: str) -> None:
+    """Fail unless `folder` is a lake on this machine: a folder that a run has written to."""
+    if os.path.isfile(folder):
+        raise ValueError(f"'{folder}' is a file, not a newsbeam lake")
+    if not os.path.isdir(folder):
+        raise ValueError(f"the lake '{folder}' does not exist")
+    if not any(os.path.isdir(os.path.join(folder, part)) for part in LAKE_FOLDERS):
+        raise ValueError(f"'{folder}' is not a newsbeam lake: it has no {', '.join(LAKE_FOLDERS[:-1])} "
+                         f"or {LAKE_FOLDERS[-1]} folder (newsbeam run ... --output DIR writes one)")
+
+
 def create_views(connection: duckdb.DuckDBPyConnection, folder: str, settings: Settings) -> None:
     connection.execute(MACROS)
-    connection.execute(RUNS_VIEW.format(folder=sql_text(folder)))
+    connection.execute(RUNS_VIEW.format(runs=sql_text(os.path.join(glob.escape(folder), "_runs", "*.json"))))
     connection.execute("CREATE SCHEMA newsbeam")
     for table, schema in FILE_TABLES.items():
         connection.from_arrow(schema.empty_table()).create(f"newsbeam.{table}_columns")
@@ -309,7 +325,9 @@ def create_views(connection: duckdb.DuckDBPyConnection, folder: str, settings: S
 
 
 def table_files(folder: str, table: str) -> str:
-    """The glob of a table's committed files: `*.parquet`, never the `*.parquet.tmp` being written."""
+    """The glob of a table's committed files: `*.parquet`, never the `*.parquet.tmp` being written.
+    The folder's own name is escaped, so a lake at 'lk[1]' is not read as a pattern."""
+    folder = glob.escape(folder)
     if table in PARTITIONED_BY:
         return os.path.join(folder, table, f"{PARTITIONED_BY[table]}=*", "*.parquet")
     return os.path.join(folder, table, "*.parquet")
@@ -324,7 +342,19 @@ def stem_prefix(term: str) -> str:
 def matching(**filters) -> tuple[str, dict]:
     """The SQL condition for the FILTERS given a value (true when none is), and its parameters."""
     given = {name: value for name, value in filters.items() if value is not None}
+    if "topic" in given:
+        given["topic"] = topic_slug(given["topic"])
     return " AND ".join(FILTERS[name] for name in given) or "true", given
+
+
+def topic_slug(topic: str) -> str:
+    """`topic` as the lake stores it, one of the slugs of transforms/topic_model.py, in any case."""
+    from transforms.topic_model import TOPICS  # imported here: it loads the topic model's labels
+
+    slug = topic.strip().lower()
+    if slug not in TOPICS:
+        raise ValueError(f"there is no topic '{topic}'; the topics are {', '.join(TOPICS)}")
+    return slug
 
 
 def sql_text(value: str) -> str:

@@ -155,6 +155,23 @@ def test_check_passes_a_good_lake_and_names_each_problem(tmp_path):
     assert f"its manifest counts 5 articles rows, the files hold {5 - rows_in_file}" in problems
 
 
+def test_check_refuses_what_is_not_a_lake_and_creates_nothing(tmp_path):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "inputs").mkdir()
+    (tmp_path / "inputs" / "story.txt").write_text("Headline\n\nSome text.\n")
+    (tmp_path / "a-file").write_text("not a lake")
+    for name, says in (("missing", "does not exist"), ("a-file", "is a file, not a newsbeam lake"),
+                       ("empty", "is not a newsbeam lake"), ("inputs", "is not a newsbeam lake")):
+        for repair in ([], ["--repair"]):
+            refused = subprocess.run([sys.executable, "-m", "pipeline.cli", "check", str(tmp_path / name), *repair],
+                                     capture_output=True, text=True, timeout=120)
+            assert refused.returncode == 1 and refused.stdout == "", (name, repair)
+            assert refused.stderr.startswith("newsbeam: error: ") and says in refused.stderr, (name, repair)
+            assert len(refused.stderr.splitlines()) == 1, refused.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file", "empty", "inputs"]
+    assert list((tmp_path / "empty").iterdir()) == []
+
+
 def test_the_lake_is_read_only_from_python_threads(tmp_path, monkeypatch):
     """Arrow reading a Python file object calls it from Arrow's own threads; one still doing so
     when the interpreter exits aborts the process. The lake's readers hand Arrow bytes instead."""

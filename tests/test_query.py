@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from conftest import SEEDS
+from pipeline.article import ARTICLE_SCHEMA, DUPLICATE_SCHEMA, REJECT_SCHEMA
 from pipeline.cli import main as newsbeam
 from pipeline.commands.stories import parse_since
 from pipeline.lake import Lake
@@ -317,7 +318,6 @@ def test_entities_top_with_topic(lake_dir, capsys):
     assert [(r[0], r[1], int(r[2]), int(r[3])) for r in rows] == \
         [(name, label, named[(name, label)], mentions[(name, label)]) for name, label in expected]
     assert ("Vladimir Putin", "PERSON") in expected
-    assert run_cli(capsys, "entities", lake_dir, "--topic", "no-such-topic").endswith("(0 rows)\n")
 
 
 def test_search_ranks_every_article_that_has_the_word(lake, lake_dir):
@@ -339,6 +339,66 @@ def test_search_weighs_title_hits_and_finds_plurals(lake):
     assert lake.search("zzyzx").fetchall() == []
 
 
+def test_search_ignores_the_words_the_stemmer_empties(lake):
+    def ids(query):
+        return [row[-1] for row in lake.search(query).fetchall()]
+
+    assert ids("Aurus") and ids("Aurus's") == ids("Aurus") == ids("Aurus’s")
+    assert ids("zzyzx's") == []
+    with pytest.raises(ValueError, match="has no word to look for"):
+        lake.search("'s")
+
+
+def test_search_compares_query_and_text_in_nfc(lake_dir, tmp_path):
+    copy = shutil.copytree(lake_dir, tmp_path / "lake")
+    path = max((copy / "articles").rglob("*.parquet"), key=lambda path: pq.read_metadata(path).num_rows)
+    rows = pq.read_table(path)
+    assert len(rows) >= 2
+    texts = rows.column("text").to_pylist()
+    texts[0] += " They met at the café."  # composed
+    texts[1] += " They met at the café."  # decomposed
+    pq.write_table(rows.set_column(rows.schema.get_field_index("text"), "text", pa.array(texts)), path)
+    ids = rows.column("id").to_pylist()[:2]
+    with Lake.open(copy) as lake:
+        for query in ("café", "café", "CAFÉS"):
+            assert sorted(row[-1] for row in lake.search(query).fetchall()) == sorted(ids), query
+
+
+def test_topics_match_in_any_case_and_an_unknown_one_is_named(lake, lake_dir):
+    topic = Counter(a["topic"] for a in parquet_rows(lake_dir, "articles")).most_common(1)[0][0]
+    expected = lake.top_entities(topic=topic).fetchall()
+    assert expected and lake.top_entities(topic=topic.upper()).fetchall() == expected
+    assert lake.latest_stories(topic=topic.title()).fetchall() == lake.latest_stories(topic=topic).fetchall()
+    assert lake.search("Aurus", topic=f" {topic.upper()}").fetchall() == lake.search("Aurus", topic=topic).fetchall()
+    for ask in (lambda: lake.top_entities(topic="sports"), lambda: lake.latest_stories(topic="sports"),
+                lambda: lake.search("Aurus", topic="sports")):
+        with pytest.raises(ValueError, match="there is no topic 'sports'; the topics are politics, .*sport, "):
+            ask()
+
+
+def test_a_lake_whose_name_looks_like_a_pattern_is_read_as_named(lake_dir, tmp_path):
+    for name in ("lk[1]", "lk*", "lk?"):
+        copy = shutil.copytree(lake_dir, tmp_path / name)
+        with Lake.open(copy) as lake:
+            assert lake.sql("SELECT (SELECT count(*) FROM articles), (SELECT count(*) FROM runs)").fetchall() \
+                == [(7, 1)], name
+            assert lake.dataset("articles").count_rows() == 7, name
+    (tmp_path / "lk[1]" / "_runs").rename(tmp_path / "lk[1]" / "_runs-moved")  # 'lk*' must not see lk[1]'s runs
+    with Lake.open(tmp_path / "lk*") as lake:
+        assert lake.sql("SELECT count(*) FROM runs").fetchall() == [(1,)]
+
+
+def test_a_lake_with_no_finished_run_gives_empty_datasets(lake_dir, tmp_path):
+    copy = shutil.copytree(lake_dir, tmp_path / "lake")
+    for manifest in (copy / "_runs").glob("*.json"):
+        manifest.unlink()
+    with Lake.open(copy) as lake:
+        for table, schema in (("articles", ARTICLE_SCHEMA), ("duplicates", DUPLICATE_SCHEMA),
+                              ("rejects", REJECT_SCHEMA)):
+            rows = lake.dataset(table).to_table()
+            assert rows.num_rows == 0 and rows.schema.equals(schema, check_metadata=False), table
+
+
 def test_errors_are_one_clear_line(lake_dir, tmp_path):
     def cli(*args):
         return subprocess.run([sys.executable, "-m", "pipeline.cli", *map(str, args)],
@@ -348,12 +408,15 @@ def test_errors_are_one_clear_line(lake_dir, tmp_path):
     assert no_out.returncode == 1
     assert no_out.stderr.strip() == "newsbeam: error: --format parquet needs --out FILE: Parquet is a binary file, " \
                                     "not for the terminal"
-    not_a_lake = cli("stories", tmp_path)
-    assert not_a_lake.returncode == 1 and "is not a newsbeam lake" in not_a_lake.stderr
+    for command in ("stories", "state"):
+        not_a_lake = cli(command, tmp_path)
+        assert not_a_lake.returncode == 1 and "is not a newsbeam lake" in not_a_lake.stderr, command
     bad_sql = cli("query", lake_dir, "SELECT nonsense FROM articles")
     assert bad_sql.returncode == 1 and bad_sql.stderr.startswith("newsbeam: error: ") \
         and "nonsense" in bad_sql.stderr and len(bad_sql.stderr.strip().splitlines()) <= 5
     assert "no word to look for" in cli("search", lake_dir, "?!").stderr
+    unknown_topic = cli("stories", lake_dir, "--topic", "sports")
+    assert unknown_topic.returncode == 1 and unknown_topic.stderr.startswith("newsbeam: error: there is no topic 'sports'")
     assert "whole number" in cli("entities", lake_dir, "--top", "0").stderr
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sys
 
+from pipeline.lake import require_lake
+
 HELP = "verify a lake: manifests, files, schemas and per-source ledgers"
 DESCRIPTION = """\
 Verify the lake in DIR: every run's manifest against the files it lists (present, readable
@@ -28,6 +30,8 @@ def main(args, _extra) -> int:
     from pipeline.check import check_lake
     from pipeline.commit import lake_lock, recover
 
+    if "://" not in args.output:  # an object store has no folders to look for
+        require_lake(args.output)
     if args.repair:
         with lake_lock(args.output):
             for line in recover(args.output):

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from pipeline.commands.durations import duration_text
+from pipeline.lake import require_lake
 from pipeline.query_cli import aligned_table, plural
 
 if TYPE_CHECKING:
@@ -41,8 +42,11 @@ def main(args, _extra) -> int:
     from transforms.signature_store import signature_folder
     from transforms.story_memory import memory_folder
 
-    if not FileSystems.exists(args.output):
-        raise ValueError(f"'{args.output}' does not exist")
+    if "://" in args.output:
+        if not FileSystems.exists(args.output):
+            raise ValueError(f"'{args.output}' does not exist")
+    else:
+        require_lake(args.output)
     feeds = [state for _, state in read_feed_states(args.output)]
     files, signatures = remembered_rows(signature_folder(args.output))
     story_files, story_articles = remembered_rows(memory_folder(args.output))
