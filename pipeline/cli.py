@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import gc
 import logging
+import os
 import sys
 
 # Importing Beam's IO modules logs a warning about Google Cloud clients through the root logger,
@@ -51,6 +52,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("newsbeam: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader stopped reading (`| head`): quiet, as Unix tools are. Stdout goes to devnull
+        # so that the interpreter's final flush does not fail on the closed pipe again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except Exception as error:  # noqa: BLE001 - one clear sentence, the traceback only with -v
         if args.verbose:
             raise

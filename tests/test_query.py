@@ -420,6 +420,16 @@ def test_errors_are_one_clear_line(lake_dir, tmp_path):
     assert "whole number" in cli("entities", lake_dir, "--top", "0").stderr
 
 
+def test_a_reader_that_stops_early_ends_the_output_quietly(lake_dir):
+    command = [sys.executable, "-m", "pipeline.cli", "query", str(lake_dir), "SELECT * FROM range(200000)",
+               "--format", "csv"]
+    writer = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert writer.stdout.readline() == b"range\n"
+    writer.stdout.close()
+    assert writer.wait(timeout=120) == 0
+    assert writer.stderr.read() == b""
+
+
 @pytest.mark.parametrize("command", [["query", "{lake}", "SELECT count(*) FROM articles"], ["stories", "{lake}"],
                                      ["entities", "{lake}"], ["search", "{lake}", "Kim"],
                                      ["report", "{lake}", "--html", "{tmp}/report.html"], ["--help"], ["run", "--help"]],
