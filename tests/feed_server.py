@@ -22,6 +22,7 @@ class Reply:
     stall_seconds: float = 0.0  # wait this long before answering
     trickle_seconds: float = 0.0  # send the body a byte at a time, this long apart
     chunked: bool = False  # send the body in chunks, without a Content-Length
+    header_trickle_seconds: float = 0.0  # send a never-ending header a byte at a time (for 10 s at most)
 
 
 @dataclasses.dataclass
@@ -57,6 +58,7 @@ class FeedServer:
         self.routes: dict[str, Route] = {}
         self.hits: Counter = Counter()
         self.requests: list[Request] = []
+        self.hung_up: list[str] = []  # paths whose client hung up before the reply was sent
         self.lock = threading.Lock()
         server = self
 
@@ -73,6 +75,13 @@ class FeedServer:
                 reply = route(request) if callable(route) else route
                 time.sleep(reply.stall_seconds)
                 try:
+                    if reply.header_trickle_seconds:
+                        self.wfile.write(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+                        for _ in range(int(10 / reply.header_trickle_seconds)):
+                            self.wfile.write(b"a")
+                            self.wfile.flush()
+                            time.sleep(reply.header_trickle_seconds)
+                        return
                     self.send_response(reply.status)
                     for name, value in reply.headers.items():
                         self.send_header(name, value)
@@ -94,7 +103,7 @@ class FeedServer:
                     else:
                         self.wfile.write(reply.body)
                 except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client gave up, as it should
+                    server.hung_up.append(self.path)  # the client gave up, as it should
 
             def log_message(self, *args):
                 pass

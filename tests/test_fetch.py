@@ -4,6 +4,7 @@ compression and the address guard."""
 from __future__ import annotations
 
 import gzip
+import time
 import zlib
 
 import brotli
@@ -142,6 +143,19 @@ def test_trickling_body_is_cut_at_the_deadline(server, client):
     server.routes["/feed"] = Reply(200, b"<rss>" + b"x" * 200 + b"</rss>", trickle_seconds=0.05)
     with pytest.raises(FetchError, match="took longer than the 1 s deadline"):
         client.fetch(server.url("/feed"))
+
+
+def test_headers_sent_a_byte_at_a_time_are_cut_at_the_deadline(server, client):
+    """Each read ends within its timeout, so only the deadline stops a server that never finishes
+    its headers."""
+    server.routes["/feed"] = Reply(header_trickle_seconds=0.05)  # for 10 s, then the server hangs up
+    with pytest.raises(FetchError, match="did not answer within the 1 s deadline"):
+        client.fetch(server.url("/feed"))
+    for _ in range(50):  # the server notices at its next byte
+        if server.hung_up:
+            break
+        time.sleep(0.1)
+    assert server.hung_up == ["/feed"]  # the fetch gave up while the server was still sending
 
 
 def test_size_cap_declared_and_streamed(server, client):

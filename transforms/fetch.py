@@ -21,6 +21,7 @@ DNS answer cannot steer a fetch into the local network.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import email.utils
 import ipaddress
@@ -128,11 +129,40 @@ def public_address(ip: str) -> bool:
     return address.is_global and not address.is_multicast
 
 
+# The deadline of the request this thread is making, for `GuardedConnection.getresponse`.
+_request = threading.local()
+
+
 class GuardedConnection:
     """Connects only to addresses the client allows, checked after resolution (mixed into
-    urllib3's connection classes; TLS still verifies the host name, not the address)."""
+    urllib3's connection classes; TLS still verifies the host name, not the address), and reads a
+    response's headers by the request's deadline."""
 
     allow_private_addresses = False
+
+    def getresponse(self):
+        """The response, its headers read by the deadline: each read of a server sending them a
+        byte at a time ends within its timeout, so without a watch they could take for ever."""
+        passed = threading.Event()
+
+        def cut():
+            passed.set()
+            with contextlib.suppress(OSError):
+                self.sock.shutdown(socket.SHUT_RDWR)  # wakes the read blocked on it
+
+        watch = threading.Timer(max(_request.deadline - time.monotonic(), 0), cut)
+        watch.start()
+        try:
+            response = super().getresponse()
+        except Exception:
+            if passed.is_set():
+                raise socket.timeout("the response's headers did not come by the deadline") from None
+            raise
+        finally:
+            watch.cancel()
+        if passed.is_set():
+            raise socket.timeout("the response's headers did not come by the deadline")
+        return response
 
     def _new_conn(self) -> socket.socket:
         try:
@@ -232,7 +262,7 @@ class FeedClient:
             raise FetchError(f"'{url}' is not an http or https URL; newsbeam fetches only those")
         if not parts.hostname:
             raise FetchError(f"'{url}' names no host")
-        deadline = time.monotonic() + s.fetch_deadline_seconds
+        deadline = _request.deadline = time.monotonic() + s.fetch_deadline_seconds
         with self.host_slot(f"{parts.hostname}:{port or parts.scheme}"):
             remaining = max(deadline - time.monotonic(), 0.001)
             timeout = urllib3.Timeout(connect=min(s.fetch_connect_seconds, remaining), read=remaining)
