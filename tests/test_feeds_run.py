@@ -7,6 +7,7 @@ import gzip
 import json
 import subprocess
 import sys
+from datetime import datetime, timedelta, timezone
 
 import apache_beam as beam
 import pytest
@@ -187,3 +188,22 @@ def test_read_stage_alone_refuses_loopback_by_default(server):
             server.url("/news.rss"), "refused to fetch: 127.0.0.1 resolves to 127.0.0.1, which is not a public "
             "address (--allow-private-addresses allows it)")]), label="Refused")
     assert server.hits["/news.rss"] == 0
+
+
+def test_a_304_keeps_the_feeds_entries_remembered():
+    """An entry seen before never comes again: months of 304s must not let it be forgotten, or the
+    next 200 would give it as new."""
+    from apache_beam import pvalue
+
+    from pipeline.state import FeedState
+    from transforms.fetch import Response, Validators
+    from transforms.read_feeds import STATE, FetchedFeed, feed_entries
+    from transforms.subscriptions import Subscription
+
+    now = datetime(2026, 12, 2, tzinfo=timezone.utc)
+    months_ago = (now - timedelta(days=80)).isoformat()
+    state = FeedState("https://example.org/rss", etag='"v1"', seen={"a": months_ago, "b": months_ago})
+    unchanged = Response("https://example.org/rss", 304, b"", None, Validators('"v1"'))
+    outputs = list(feed_entries(FetchedFeed(Subscription(state.url), state, unchanged), "run", Settings(), now))
+    assert [o.tag for o in outputs] == [STATE] and all(isinstance(o, pvalue.TaggedOutput) for o in outputs)
+    assert outputs[0].value.seen == {"a": now.isoformat(), "b": now.isoformat()}

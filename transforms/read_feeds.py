@@ -234,7 +234,10 @@ def feed_entries(fetched: FetchedFeed, run_id: str, settings: Settings, now: dat
         unchanged = timedelta(seconds=state.interval_seconds) if state.interval_seconds and not state.failures \
             else poll_interval(settings)
         outcome = PollOutcome(now, ok=True, headers=response.cache_headers)
-        yield pvalue.TaggedOutput(STATE, state.polled(outcome, unchanged, checked_at=now.isoformat()))
+        # Its entries are still in it: remembered as seen now, so that months of 304s do not
+        # forget them and the next 200 give them again.
+        seen = dict.fromkeys(state.seen, now.isoformat())
+        yield pvalue.TaggedOutput(STATE, state.polled(outcome, unchanged, checked_at=now.isoformat(), seen=seen))
         return
     try:
         parsed = parse_feed_body(response.body, subscription.url, run_id, content_type=response.content_type,
