@@ -14,7 +14,6 @@ next writer starts. Time comes from a `Clock`, so that tests can jump instead of
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import threading
 import time
@@ -52,6 +51,7 @@ class Tick:
     next_tick: datetime
     manifest: dict | None = None  # the run's, when a feed was due and the run committed
     error: str | None = None  # why the run failed, when it did
+    unreadable: tuple[str, ...] = ()  # feed lists that could not be read, each with why
 
     def line(self) -> str:
         """One readable line for the log."""
@@ -60,7 +60,8 @@ class Tick:
         if self.error:
             return f"{head} failed after {self.seconds:.1f} s: {self.error}; {then}"
         if self.manifest is None:
-            return f"{head}: no feed due ({self.listed} listed); {then}"
+            unreadable = f"; cannot read {'; '.join(self.unreadable)}" if self.unreadable else ""
+            return f"{head}: no feed due ({self.listed} listed{unreadable}); {then}"
         read = self.manifest["metrics"].get("read", {})
         counts = self.manifest["counts"]
         return (f"{head}: {read.get('feeds', 0)} feeds polled ({read.get('feeds_unchanged', 0)} unchanged, "
@@ -92,7 +93,7 @@ def watch(feeds: list[str], output: str, settings: Settings = Settings(), beam_a
 def run_tick(number: int, feeds: list[str], output: str, settings: Settings, beam_args: list[str],
              clock: Clock) -> Tick:
     now = clock.now()
-    listed = listed_feed_urls(feeds, settings)
+    listed, unreadable = listed_feed_urls(feeds, settings)
     due = [url for url, state in remembered(output, listed).items() if state.due(now)]
     started = time.monotonic()
     manifest = error = None
@@ -104,17 +105,20 @@ def run_tick(number: int, feeds: list[str], output: str, settings: Settings, bea
     after = clock.now()
     every = timedelta(seconds=settings.poll_interval_seconds)
     next_tick = after + every if error else next_wake(remembered(output, listed).values(), after, every)
-    return Tick(number, now, len(listed), len(due), time.monotonic() - started, next_tick, manifest, error)
+    return Tick(number, now, len(listed), len(due), time.monotonic() - started, next_tick, manifest, error,
+                unreadable)
 
 
-def listed_feed_urls(feeds: list[str], settings: Settings) -> list[str]:
-    """The feed URLs the `--feeds` arguments name now; a list that cannot be read names none
-    here (the run's read stage rejects it, with the reason)."""
-    urls = set()
+def listed_feed_urls(feeds: list[str], settings: Settings) -> tuple[list[str], tuple[str, ...]]:
+    """The feed URLs the `--feeds` arguments name now, and each list that cannot be read, with why
+    (a run that polls a due feed also rejects it, in the lake; with no feed due there is no run)."""
+    urls, unreadable = set(), []
     for given in feeds:
-        with contextlib.suppress(InputError):
+        try:
             urls.update(s.url for s in named_feeds(given, settings) if isinstance(s, Subscription))
-    return sorted(urls)
+        except InputError as error:
+            unreadable.append(f"{given} ({error})")
+    return sorted(urls), tuple(unreadable)
 
 
 def remembered(output: str, urls: list[str]) -> dict[str, FeedState]:

@@ -353,3 +353,13 @@ def test_cli_flags(tmp_path, capsys):
     assert capsys.readouterr().err.strip() == (f"newsbeam: error: feed list '{tmp_path / 'none.txt'}' does not "
                                                "exist (a feed URL starts with http:// or https://)")
     assert not (tmp_path / "lake").exists()
+
+
+def test_a_feed_list_that_cannot_be_read_is_named_at_each_tick(tmp_path, capsys):
+    """With no feed due there is no run to reject the list in the lake: the tick says it, and
+    --once fails."""
+    broken = tmp_path / "broken.opml"
+    broken.write_text('<opml><body><outline xmlUrl="https://example.org/rss"></body></opml>')
+    assert cli.main(["watch", "--feeds", str(broken), "--output", str(tmp_path / "lake"), "--once"]) == 1
+    line = capsys.readouterr().out.strip()
+    assert f"no feed due (0 listed; cannot read {broken} (the feed list is not well-formed XML:" in line

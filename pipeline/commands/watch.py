@@ -71,7 +71,7 @@ def main(args, beam_args: list[str]) -> int:
             signals.ticks += 1
             print(tick.line(), flush=True)
             if args.once:
-                return 0 if tick.error is None else 1
+                return 0 if tick.error is None and not tick.unreadable else 1
     print(f"{_now()} stopped after {_ticks(signals.ticks)}", flush=True)
     return 0
 
