@@ -317,9 +317,14 @@ def create_views(connection: duckdb.DuckDBPyConnection, folder: str, settings: S
     connection.execute("CREATE SCHEMA newsbeam")
     for table, schema in FILE_TABLES.items():
         connection.from_arrow(schema.empty_table()).create(f"newsbeam.{table}_columns")
-        connection.execute(TABLE_VIEW.format(
-            table=table, columns=", ".join(f'"{name}"' for name in schema.names),
-            files=sql_text(table_files(folder, table)), partitioned=str(table in PARTITIONED_BY).lower()))
+        try:
+            connection.execute(TABLE_VIEW.format(
+                table=table, columns=", ".join(f'"{name}"' for name in schema.names),
+                files=sql_text(table_files(folder, table)), partitioned=str(table in PARTITIONED_BY).lower()))
+        except duckdb.Error as error:  # a damaged or stray file: DuckDB's message quotes the view's SQL too
+            reason = str(error).split("\n")[0]
+            raise ValueError(f"cannot read the lake's {table}: {reason} (`newsbeam check {folder}` lists "
+                             "damaged and stray files)") from None
     connection.execute(ENTITIES_VIEW)
     connection.execute(STORIES_VIEW.format(top_entities=settings.story_top_entities))
 

@@ -442,3 +442,14 @@ def test_the_query_commands_and_help_start_without_beam(lake_dir, tmp_path, comm
              "print('exit', code, 'beam imported' if 'apache_beam' in sys.modules else 'beam not imported')")
     finished = subprocess.run([sys.executable, "-c", probe, *argv], capture_output=True, text=True, timeout=120)
     assert finished.stdout.splitlines()[-1] == "exit 0 beam not imported", finished.stderr
+
+
+def test_a_damaged_file_is_one_sentence_naming_it(lake_dir, tmp_path, capsys):
+    copy = shutil.copytree(lake_dir, tmp_path / "lake")
+    damaged = sorted((copy / "articles").rglob("*.parquet"))[0]
+    damaged.write_bytes(damaged.read_bytes()[:2000])
+    assert newsbeam(["query", str(copy), "select count(*) from articles"]) == 1
+    error = capsys.readouterr().err.strip()
+    assert "\n" not in error
+    assert error.startswith("newsbeam: error: cannot read the lake's articles: ") and f"'{damaged}'" in error
+    assert error.endswith(f"(`newsbeam check {copy}` lists damaged and stray files)")
