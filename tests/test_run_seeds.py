@@ -399,3 +399,18 @@ def test_a_model_or_a_lake_that_cannot_be_is_a_one_line_error_before_anything_is
         assert cli.main(["run", str(SEEDS), "--output", str(output)]) == 1
         assert capsys.readouterr().err.strip() == \
             f"newsbeam: error: cannot make the lake's folder '{output}': '{tmp_path / 'file'}' is a file"
+
+
+def test_a_flag_nobody_defines_is_a_warning(caplog):
+    """A typo ('--onse' for --once) passes to the runner, as flags only a runner reads must; it is said."""
+    from pipeline.commands.run import check_beam_args
+    from pipeline.logs import LOG
+
+    LOG.addHandler(caplog.handler)
+    try:
+        check_beam_args(["--onse", "--direct_num_workers=2", "--parallelism=8", "--nosuch_option=x"], "")
+    finally:
+        LOG.removeHandler(caplog.handler)
+    assert [r.getMessage().split()[0] for r in caplog.records] == ["--onse", "--nosuch_option"]
+    assert caplog.records[0].getMessage() == ("--onse is neither a flag of newsbeam's nor one of Beam's Python "
+                                              "options; it is passed to the runner as given")

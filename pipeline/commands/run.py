@@ -10,6 +10,7 @@ import time
 from datetime import timedelta
 
 from pipeline.commands.durations import duration, duration_text
+from pipeline.logs import LOG
 from pipeline.options import Settings
 
 ONE_DAY = timedelta(days=1)
@@ -153,14 +154,18 @@ def takes_value(flag: str, value: str) -> bool:
 
 
 def check_beam_args(beam_args: list[str], hint: str) -> None:
-    """Every word is a flag or a flag's value, and every Beam flag's value is one Beam takes."""
+    """Every word is a flag or a flag's value, and every Beam flag's value is one Beam takes; a
+    flag nobody defines (a typo?) is a warning."""
     stray = next((a for a in beam_args if not a.startswith("-")), None)
     if stray is not None:
         raise ValueError(f"unexpected argument '{stray}' ({hint})")
     try:
-        beam_parser().parse_known_args(beam_args)
+        _, unknown = beam_parser().parse_known_args(beam_args)
     except argparse.ArgumentError as error:
         raise ValueError(f"Apache Beam's {error}") from None
+    for flag in unknown:  # a runner may read flags that Beam's Python side does not define (Flink's)
+        LOG.warning("%s is neither a flag of newsbeam's nor one of Beam's Python options; it is passed to "
+                    "the runner as given", flag.split("=")[0])
 
 
 @functools.cache
