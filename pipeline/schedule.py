@@ -46,7 +46,9 @@ def next_schedule(url: str, outcome: PollOutcome, previous: FeedSchedule | None,
         failures = (previous.failures if previous else 0) + 1
         wait = min(default_interval * 2 ** (failures - 1), MAX_BACKOFF)
         wait = max(wait, _retry_after(outcome))
-        return FeedSchedule(url, outcome.polled_at + wait, wait.total_seconds(), failures)
+        # The feed's own interval is kept through the backoff, for when it answers again.
+        interval = previous.interval_seconds if previous and previous.interval_seconds else default_interval.total_seconds()
+        return FeedSchedule(url, outcome.polled_at + wait, interval, failures)
     interval = _clamp(_publishing_interval(outcome.entry_times) or default_interval)
     wait = max(interval, _server_asks(outcome))
     wait += wait * JITTER * rng.random()

@@ -3,6 +3,7 @@ rejects, a second run costs a 304 and gives nothing twice, and a failed run comm
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import json
 import subprocess
@@ -207,3 +208,7 @@ def test_a_304_keeps_the_feeds_entries_remembered():
     outputs = list(feed_entries(FetchedFeed(Subscription(state.url), state, unchanged), "run", Settings(), now))
     assert [o.tag for o in outputs] == [STATE] and all(isinstance(o, pvalue.TaggedOutput) for o in outputs)
     assert outputs[0].value.seen == {"a": now.isoformat(), "b": now.isoformat()}
+    # answering again after a failed poll, the feed keeps the interval its entries gave
+    recovering = dataclasses.replace(state, interval_seconds=12 * 3600.0, failures=1)
+    [after] = feed_entries(FetchedFeed(Subscription(state.url), recovering, unchanged), "run", Settings(), now)
+    assert (after.value.interval_seconds, after.value.failures) == (12 * 3600.0, 0)

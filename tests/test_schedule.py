@@ -61,3 +61,12 @@ def test_failures_back_off_exponentially_up_to_a_day_and_honour_retry_after():
 def test_bad_header_values_are_ignored():
     s = schedule(PollOutcome(NOW, ok=True, headers={"expires": "0", "retry-after": "soon", "cache-control": "max-age=x"}))
     assert EVERY <= wait(s) <= EVERY * 1.1
+
+
+def test_a_failing_feed_keeps_its_interval_through_the_backoff():
+    """For when it answers again: a 304 then keeps the interval the feed's entries gave."""
+    daily = FeedSchedule("u", NOW, 12 * 3600.0)
+    failed = schedule(PollOutcome(NOW, ok=False), daily)
+    assert (failed.failures, wait(failed), failed.interval_seconds) == (1, EVERY, 12 * 3600.0)
+    never_polled = schedule(PollOutcome(NOW, ok=False))
+    assert never_polled.interval_seconds == EVERY.total_seconds()

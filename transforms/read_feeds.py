@@ -231,8 +231,7 @@ def feed_entries(fetched: FetchedFeed, run_id: str, settings: Settings, now: dat
     if response.status == 304:
         FEEDS_UNCHANGED.inc()
         # The feed is as it was: so is how often it publishes, which set its interval.
-        unchanged = timedelta(seconds=state.interval_seconds) if state.interval_seconds and not state.failures \
-            else poll_interval(settings)
+        unchanged = timedelta(seconds=state.interval_seconds) if state.interval_seconds else poll_interval(settings)
         outcome = PollOutcome(now, ok=True, headers=response.cache_headers)
         # Its entries are still in it: remembered as seen now, so that months of 304s do not
         # forget them and the next 200 give them again.
