@@ -13,6 +13,7 @@ from pipeline.article import ARTICLE_SCHEMA, DUPLICATE_SCHEMA, LEDGER_SCHEMA, RE
 from pipeline.commit import STAGING
 from pipeline.manifest import TABLES, table_files
 from sinks.parquet import read_parquet
+from transforms.read import escape_pattern, matched_paths
 from transforms.topic_model import TOPICS
 
 SCHEMAS = {"articles": ARTICLE_SCHEMA, "duplicates": DUPLICATE_SCHEMA, "rejects": REJECT_SCHEMA,
@@ -34,11 +35,11 @@ class CheckReport:
 
 def check_lake(output: str) -> CheckReport:
     report = CheckReport()
-    runs_folder = FileSystems.join(output, "_runs")
     if not FileSystems.exists(output):
         report.problems.append(f"{output} does not exist")
         return report
-    manifests = [m.path for m in FileSystems.match([FileSystems.join(runs_folder, "*.json")])[0].metadata_list]
+    literal = escape_pattern(output)  # a lake at 'lk[1]' is not a pattern
+    manifests = matched_paths(FileSystems.join(literal, "_runs", "*.json"))
     listed: set[str] = set()
     for path in sorted(manifests):
         listed |= _check_run(output, path, report)
@@ -46,11 +47,11 @@ def check_lake(output: str) -> CheckReport:
         for relative in table_files(output, table):
             if relative not in listed:
                 report.problems.append(f"{relative} belongs to no finished run (no manifest lists it)")
-    for temporary in FileSystems.match([FileSystems.join(output, "**.tmp")])[0].metadata_list:
-        if f"/{STAGING}/" not in temporary.path:
-            report.problems.append(f"{temporary.path} is a leftover temporary file")
+    for temporary in matched_paths(FileSystems.join(literal, "**.tmp")):
+        if f"/{STAGING}/" not in temporary:
+            report.problems.append(f"{temporary} is a leftover temporary file")
     staging = FileSystems.join(output, STAGING)
-    if FileSystems.exists(staging) and FileSystems.match([FileSystems.join(staging, "**")])[0].metadata_list:
+    if FileSystems.exists(staging) and matched_paths(FileSystems.join(literal, STAGING, "**")):
         report.problems.append(f"{staging} holds an unfinished run: the next run, or `newsbeam check --repair`, "
                                "finishes or discards it")
     return report

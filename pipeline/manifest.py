@@ -16,6 +16,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from pipeline.article import DUPLICATE_SCHEMA, REJECT_SCHEMA
 from sinks.parquet import AtomicParquetFile, read_parquet, read_parquet_metadata
+from transforms.read import escape_pattern, matched_paths
 
 TABLES = ("articles", "duplicates", "rejects", "ledger")
 
@@ -23,8 +24,9 @@ TABLES = ("articles", "duplicates", "rejects", "ledger")
 def table_files(root: str, table: str) -> list[str]:
     """The Parquet files of a table under `root`, relative to `root`."""
     found = set()
-    for pattern in (FileSystems.join(root, table, "*.parquet"), FileSystems.join(root, table, "**", "*.parquet")):
-        found.update(m.path for m in FileSystems.match([pattern])[0].metadata_list)
+    literal = escape_pattern(root)
+    for pattern in (FileSystems.join(literal, table, "*.parquet"), FileSystems.join(literal, table, "**", "*.parquet")):
+        found.update(matched_paths(pattern))
     return sorted(path[len(root):].lstrip("/") for path in found)
 
 

@@ -311,6 +311,15 @@ def test_names_with_glob_characters_that_exist_are_read_as_named(tmp_path):
     assert expanded(f"{tmp_path}/news[1].txt".replace("[1]", "[0-9]")) == [f"{tmp_path}/news1.txt"]  # a glob still
 
 
+def test_a_relative_glob_is_matched_from_the_current_folder(tmp_path, monkeypatch):
+    """Beam lists nothing for a relative pattern whose first name has a wildcard ('*.txt')."""
+    make_files(tmp_path, "a.txt", "b.txt", ".c.txt", "sub/d.txt", "lk[1]/e.txt")
+    monkeypatch.chdir(tmp_path)
+    assert expanded("*.txt") == ["a.txt", "b.txt"]
+    assert expanded("s*/*.txt") == ["sub/d.txt"]
+    assert expanded("lk[1]") == ["lk[1]/e.txt"]
+
+
 def test_the_output_lake_is_never_an_input(tmp_path, monkeypatch):
     make_files(tmp_path, "t4/a.txt", "t4/b.json", "t4/out/_runs/run.json", "t4/out/articles/part.parquet")
     monkeypatch.chdir(tmp_path)

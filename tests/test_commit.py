@@ -140,6 +140,11 @@ def test_check_passes_a_good_lake_and_names_each_problem(tmp_path):
     good = check(output)
     assert good.returncode == 0, good.stderr
     assert good.stdout.startswith("lake OK: 1 run(s), 5 articles, 0 duplicates, 0 rejects; 5 source ledgers balance")
+    odd_name = shutil.copytree(output, tmp_path / "lk[1]")  # its name is no pattern, nor from a relative path
+    relative = subprocess.run([sys.executable, "-m", "pipeline.cli", "check", "lk[1]"], cwd=tmp_path, timeout=120,
+                              capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(SEEDS.parent)})
+    for checked in (check(odd_name), relative):
+        assert checked.stdout.startswith("lake OK: 1 run(s), 5 articles"), checked.stdout + checked.stderr
 
     article_file = sorted((output / "articles").rglob("*.parquet"))[0]
     rows_in_file = pq.read_metadata(article_file).num_rows

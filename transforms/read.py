@@ -104,10 +104,7 @@ class ExpandInput(beam.DoFn):
         if walking:
             pattern = FileSystems.join(pattern.rstrip("/"), "**")
         try:
-            with warnings.catch_warnings():  # Python's re warns of a 'possible nested set' at escape_pattern's '[[]'
-                warnings.simplefilter("ignore", FutureWarning)
-                found = sorted({m.path for variant in zero_folder_variants(pattern)
-                                for m in FileSystems.match([variant])[0].metadata_list})
+            found = sorted({path for variant in zero_folder_variants(pattern) for path in matched_paths(variant)})
         except Exception as error:  # noqa: BLE001 - any filesystem error becomes a reject
             yield reject(STAGE, InputError(f"cannot list '{given}': {error}"), source=given,
                          run_id=self.run_id)
@@ -141,6 +138,16 @@ def location(path: str) -> str:
 def escape_pattern(path: str) -> str:
     """The pattern Beam's `match` reads as exactly this path: '[', '*' and '?' each in a set of its own."""
     return GLOB_CHARACTER.sub(lambda found: f"[{found.group()}]", path)
+
+
+def matched_paths(pattern: str) -> list[str]:
+    """The paths Beam's `match` finds for `pattern`. A local relative one is matched from './' and
+    its paths given back as relative as it was: Beam lists nothing for '*.txt' or 'lk[[]1]/*'."""
+    here = "://" not in pattern and not os.path.isabs(pattern) and not pattern.startswith("./")
+    with warnings.catch_warnings():  # Python's re warns of a 'possible nested set' at escape_pattern's '[[]'
+        warnings.simplefilter("ignore", FutureWarning)
+        found = [m.path for m in FileSystems.match([f"./{pattern}" if here else pattern])[0].metadata_list]
+    return [path.removeprefix("./") for path in found] if here else found
 
 
 def zero_folder_variants(pattern: str) -> list[str]:
