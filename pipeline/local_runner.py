@@ -9,9 +9,10 @@ from apache_beam.portability import python_urns
 from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 
 # What the FnApiRunner starts for each worker with --direct_running_mode=multi_processing, and
-# what newsbeam starts instead (pipeline/local_worker.py says why).
+# what newsbeam starts instead (pipeline/local_worker.py says why). Beam runs it through a shell;
+# `exec` leaves no shell between, which a terminal's Ctrl-C would kill under the worker.
 BEAM_WORKER_COMMAND = f"{sys.executable} -m apache_beam.runners.worker.sdk_worker_main"
-NEWSBEAM_WORKER_COMMAND = f"{shlex.quote(sys.executable)} -m pipeline.local_worker"
+NEWSBEAM_WORKER_COMMAND = f"exec {shlex.quote(sys.executable)} -m pipeline.local_worker"
 
 
 class LocalRunner(FnApiRunner):

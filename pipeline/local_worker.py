@@ -9,9 +9,13 @@ process, where `newsbeam -v` shows it. newsbeam's lines (a stage's progress) go 
 """
 
 import logging
+import signal
 import sys
 
 logging.getLogger().addHandler(logging.NullHandler())
+# A terminal's Ctrl-C reaches the whole process group. What it means is the command's to decide
+# (`watch` finishes its tick first); a worker it killed failed the run under the command.
+signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 from apache_beam.runners.worker import sdk_worker_main  # noqa: E402
 

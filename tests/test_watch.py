@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -363,3 +364,21 @@ def test_a_feed_list_that_cannot_be_read_is_named_at_each_tick(tmp_path, capsys)
     assert cli.main(["watch", "--feeds", str(broken), "--output", str(tmp_path / "lake"), "--once"]) == 1
     line = capsys.readouterr().out.strip()
     assert f"no feed due (0 listed; cannot read {broken} (the feed list is not well-formed XML:" in line
+
+
+def test_ctrl_c_at_the_terminal_leaves_the_tick_to_finish_with_worker_processes(server, tmp_path):
+    """A terminal's Ctrl-C goes to the whole process group, the local runner's workers too."""
+    server.routes["/news.rss"] = Reply(200, rss(news_items(2)), stall_seconds=3)
+    output = tmp_path / "lake"
+    process = newsbeam(*watch_args([server.url("/news.rss")], output, "--direct_running_mode=multi_processing",
+                                   "--direct_num_workers=1"), start_new_session=True)
+    try:
+        wait_for(lambda: server.hits["/news.rss"] == 1)  # a worker is fetching
+        os.killpg(process.pid, signal.SIGINT)
+        out, error = process.communicate(timeout=180)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    assert process.returncode == 0, out + error
+    assert " 2 new entries: 2 articles" in out.splitlines()[0]
+    assert len(list((output / "_runs").glob("*.json"))) == 1
