@@ -18,6 +18,11 @@ RUSSIAN = ("Президент России Владимир Путин заяв
            "стороны договорились о новых встречах в следующем месяце.")
 CHINESE = "台灣總統今天在台北發表談話，表示政府將繼續推動經濟改革與社會福利政策，並加強國際合作。"
 KOREAN = "대한민국 정부는 오늘 서울에서 새로운 경제 정책을 발표했다고 밝혔습니다. 이번 정책은 중소기업 지원을 확대합니다."
+SPANISH = ("El Gobierno de España aprobó el martes una reforma de la ley de vivienda que limitará el precio del "
+           "alquiler. El niño, el año y la señora aparecen aquí.")
+CZECH = ("Česká vláda ve středu schválila návrh zákona o státním rozpočtu na příští rok. Ministr financí řekl, "
+         "že schodek bude nižší.")
+POLISH = "Rząd w Warszawie ogłosił w środę, że wydatki na służbę zdrowia wzrosną. Łódź dostanie najwięcej."
 FRENCH = "Le président a déclaré à la presse que les négociations étaient très difficiles, mais qu'un accord était possible."
 
 
@@ -45,6 +50,19 @@ def test_html_meta_charset_is_honoured(text, encoding):
     for head in (f'<meta charset="{encoding}">', f'<meta http-equiv="Content-Type" content="text/html; charset={encoding}">'):
         page = html_page(text, head)
         assert text in decode_html(page.encode(encoding))
+
+
+@pytest.mark.parametrize("text, encoding", [(SPANISH, "latin-1"), (SPANISH, "cp1252"), (CZECH, "cp1250"),
+                                            (POLISH, "cp1250"), (RUSSIAN, "koi8-r")])
+def test_latin_code_pages_the_detector_scores_alike_are_told_apart(text, encoding):
+    # Spanish scores the same in windows-1250 as in windows-1252 ('Espańa'), Czech the same in
+    # windows-1252 as in windows-1250 ('Èeská'): the accented letters decide
+    assert decode_text(text.encode(encoding)) == text
+
+
+def test_html_declared_utf8_saved_in_latin1_reads_as_windows_1252():
+    for body in ("Au café, la crème brûlée coûte trois euros à Noël.", SPANISH):
+        assert body in decode_html(html_page(body, '<meta charset="utf-8">').encode("latin-1"))
 
 
 def test_html_declaration_that_does_not_fit_the_bytes_is_overruled():

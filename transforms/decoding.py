@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import codecs
 import re
+import unicodedata
 
 from transforms.rejects import InputError
 
@@ -28,6 +29,33 @@ MAX_CONTROL_SHARE = 0.01  # more control characters than this is a binary file, 
 # UTF-16 puts a zero byte in every other place for Latin text, spaces, digits and markup; fewer
 # zeros than this share of those places are stray NUL bytes in a narrow encoding, not UTF-16.
 MIN_UTF16_ZEROS = 0.05
+# The charset detector's own tolerances: scores closer than these are a tie to it.
+CHAOS_TIE = 0.005
+COHERENCE_TIE = 0.02
+# Accented letters of the languages written in the legacy Latin code pages (windows-1250/1252/
+# 1254/1257 and their ISO twins): a right decoding's accented letters mostly fit one of them.
+LATIN_ALPHABETS = [
+    "áéíóúüñ",  # Spanish
+    "áâãàçéêíóôõú",  # Portuguese
+    "àâæçéèêëîïôœùûüÿ",  # French
+    "àçèéíïòóúü",  # Catalan
+    "àèéìíîòóù",  # Italian
+    "äöüß",  # German
+    "áéèëïóöü",  # Dutch
+    "åäöéæø",  # Scandinavian
+    "áæéíóöúýðþ",  # Icelandic
+    "äöšžõü",  # Finnish, Estonian
+    "áčďéěíňóřšťúůýž",  # Czech
+    "áäčďéíĺľňóôŕšťúýž",  # Slovak
+    "ąćęłńóśźż",  # Polish
+    "áéíóöőúüű",  # Hungarian
+    "čćđšž",  # Croatian, Bosnian, Slovene, Serbian Latin
+    "ăâîșțşţ",  # Romanian
+    "çë",  # Albanian
+    "âçğıîöşü",  # Turkish
+    "ąčęėįšųūž",  # Lithuanian
+    "āčēģīķļņšūž",  # Latvian
+]
 
 
 def decode_text(data: bytes, declared: list[str | None] = ()) -> str:
@@ -133,7 +161,30 @@ def _decode_narrow(data: bytes, declared: list[str | None]) -> str:
         return utf8
     from charset_normalizer import from_bytes
 
-    best = from_bytes(data[:DETECT_BYTES]).best()
-    if best is None:
+    detected = from_bytes(data[:DETECT_BYTES])
+    first = detected.best()
+    if first is None:
         raise InputError("file is binary or in an unknown encoding, not text")
-    return data.decode(best.encoding, errors="replace")
+    # The detector often scores several Latin code pages alike (they differ only in the rarer
+    # accented letters), then picks one by chance: Spanish came out in cp1250, 'España' as
+    # 'Espańa'. Among the ones it scores as well as its best, the one whose accented letters
+    # fit a single language wins, and windows-1252, the most common, wins when they fit equally.
+    tied = [match for match in detected if not _scores_better(first, match)]
+    best = max(tied, key=lambda match: (_alphabet_fit(str(match)), "cp1252" in match.could_be_from_charset))
+    encoding = "cp1252" if "cp1252" in best.could_be_from_charset else best.encoding
+    return data.decode(encoding, errors="replace")
+
+
+def _scores_better(one, other) -> bool:
+    """The detector's own ranking (chaos, then language coherence), without its tie-breaks."""
+    if abs(one.chaos - other.chaos) >= CHAOS_TIE:
+        return one.chaos < other.chaos
+    return one.coherence > other.coherence + COHERENCE_TIE
+
+
+def _alphabet_fit(text: str) -> float:
+    """The share of accented Latin letters in `text` that the single best-fitting alphabet has."""
+    letters = [c for c in text.lower() if c > "\x7f" and c.isalpha() and unicodedata.name(c, "").startswith("LATIN")]
+    if not letters:
+        return 1.0
+    return max(sum(c in alphabet for c in letters) for alphabet in LATIN_ALPHABETS) / len(letters)
