@@ -345,13 +345,18 @@ def test_links_the_listing_leaves_out_are_rejects_not_silent_gaps(tmp_path):
     (folder / ".cache").mkdir()
     (folder / ".cache" / "linked").symlink_to(elsewhere)
     (folder / "dangling.txt").symlink_to(folder / "gone.txt")
+    (folder / "loop1").symlink_to("loop2")
+    (folder / "loop2").symlink_to("loop1")
     os.symlink(os.fsencode(elsewhere), os.path.join(os.fsencode(folder), b"caf\xe9"))
     found = list(ExpandInput("run").process(str(folder)))
     error = "a link to a directory is not followed; give its target as an input"
+    loop = "a link in a loop of links, which never reaches a file"
     assert [f if isinstance(f, str) else f.value for f in found] == [
         Reject(source=f"{folder}/caf\\xe9", stage="read", run_id="run", error=error),
         Reject(source=f"{folder}/dangling.txt", stage="read", run_id="run", error="a link to a file that does not exist"),
         Reject(source=f"{folder}/linked", stage="read", run_id="run", error=error),
+        Reject(source=f"{folder}/loop1", stage="read", run_id="run", error=loop),
+        Reject(source=f"{folder}/loop2", stage="read", run_id="run", error=loop),
         f"{folder}/story.txt"]
 
 

@@ -7,6 +7,7 @@ with the runner and work on any Beam filesystem (local, gs://, s3://). The forma
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import warnings
@@ -246,7 +247,8 @@ def printable_path(path: str) -> str:
 
 def unlisted_links(folder: str) -> list[tuple[str, str]]:
     """Symbolic links below a local folder that Beam's listing leaves out without a word: links to
-    directories, which it does not walk into (following them could loop), and links to nothing."""
+    directories, which it does not walk into (following them could loop), links to nothing and
+    links in a loop of links (os.path.exists is False for both of those)."""
     found = []
     for root, directories, files in os.walk(folder):
         directories[:] = [name for name in directories if not name.startswith(".")]  # hidden: never read
@@ -256,8 +258,17 @@ def unlisted_links(folder: str) -> list[tuple[str, str]]:
             if os.path.isdir(path):
                 found.append((path, "a link to a directory is not followed; give its target as an input"))
             elif not os.path.exists(path):
-                found.append((path, "a link to a file that does not exist"))
+                found.append((path, "a link in a loop of links, which never reaches a file" if _loops(path)
+                              else "a link to a file that does not exist"))
     return sorted(found)
+
+
+def _loops(link: str) -> bool:
+    try:
+        os.stat(link)
+    except OSError as error:
+        return error.errno == errno.ELOOP
+    return False
 
 
 def _is_hidden(path: str, below: str) -> bool:
