@@ -9,9 +9,12 @@ import pytest
 
 from feed_fixtures import BILLION_LAUGHS, EXTERNAL_ENTITY, news_items, rss, story
 from pipeline.commit import commit_run
+from pipeline.options import Settings
 from pipeline.state import FeedState, fold_feed_states, read_feed_states, stage_feed_states
 from transforms.feeds import parse_xml_feed
+from transforms.fetch import Response, Validators
 from transforms.formats import BadItem
+from transforms.read_feeds import FetchedFeed, feed_entries
 from transforms.rejects import InputError
 from transforms.subscriptions import Subscription, list_subscriptions
 from transforms.urls import canonical_url
@@ -111,6 +114,23 @@ def test_opml_with_entities_or_not_opml_is_refused():
         list(list_subscriptions(b"<rss><channel/></rss>"))
     with pytest.raises(InputError, match="not well-formed"):
         list(list_subscriptions(b"<opml><body>"))
+
+
+@pytest.mark.parametrize("at, suffix", [("https://subs.example/subs.opml", ""),
+                                        ("https://cdn.example/subs.opml", " (at https://cdn.example/subs.opml, where the feed URL redirects)")])
+def test_fetched_opml_list_is_named_as_one(at, suffix):
+    opml = ('<?xml version="1.0"?>\n<!-- exported -->\n<OPML version="2.0"><head/><body>'
+            '<outline text="Wire" xmlUrl="https://wire.example/rss"/></body></OPML>')
+    url = "https://subs.example/subs.opml"
+    fetched = Response(at, 200, opml.encode("utf-16"), "text/x-opml", Validators())
+    rejected, _state = feed_entries(FetchedFeed(Subscription(url), FeedState(url), fetched), "run", Settings(),
+                                    datetime(2026, 12, 2, tzinfo=timezone.utc))
+    assert rejected.value.error == ("this is an OPML feed list, not a feed: give feed lists as files "
+                                    f"(download it first){suffix}")
+    rss_shaped = Response(url, 200, b"<rss><channel><title>opml</title></channel></rss>", None, Validators())
+    rejected, _state = feed_entries(FetchedFeed(Subscription(url), FeedState(url), rss_shaped), "run", Settings(),
+                                    datetime(2026, 12, 2, tzinfo=timezone.utc))
+    assert "OPML" not in rejected.value.error
 
 
 def commit_feed_states(output, run_id, keep_days, now):

@@ -34,7 +34,7 @@ from pipeline.state import FeedState, read_feed_states, stage_feed_states
 from transforms.fetch import FeedClient, Response, Validators
 from transforms.formats import BadItem, parse_feed_body
 from transforms.rejects import REJECTS, InputError, reject
-from transforms.subscriptions import Subscription, is_feed_url, list_subscriptions
+from transforms.subscriptions import Subscription, is_feed_url, is_opml, list_subscriptions
 
 STAGE = "read"
 STATE = "state"  # the tagged output of feeds' new state
@@ -242,6 +242,9 @@ def feed_entries(fetched: FetchedFeed, run_id: str, settings: Settings, now: dat
         parsed = parse_feed_body(response.body, subscription.url, run_id, content_type=response.content_type,
                                  base_url=response.url, meta=subscription.meta())
     except Exception as error:  # noqa: BLE001 - every failure becomes a reject row
+        if isinstance(error, InputError) and is_opml(response.body):
+            # only `--feeds` arguments are read as lists: one inside a fetched body is not
+            error = InputError("this is an OPML feed list, not a feed: give feed lists as files (download it first)")
         if isinstance(error, InputError) and response.url != subscription.url:
             error = InputError(f"{error} (at {response.url}, where the feed URL redirects)")
         # Its old validators are kept, so that the next poll fetches the feed whole again.

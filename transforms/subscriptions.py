@@ -6,12 +6,17 @@ nothing external is loaded."""
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 from transforms.decoding import decode_text
 from transforms.formats import BadItem
 from transforms.rejects import InputError
+
+# Possessive (*+): the declaration, comments and doctype before the root are matched once.
+OPML_ROOT = re.compile(r"\ufeff?\s*(?:<\?.*?\?>\s*|<!--.*?-->\s*|<!doctype[^>]*>\s*)*+<opml[\s/>]",
+                       re.IGNORECASE | re.DOTALL)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,6 +45,14 @@ def list_subscriptions(data: bytes) -> Iterator[Subscription | BadItem]:
         yield from opml_subscriptions(text)
     else:
         yield from url_lines(text)
+
+
+def is_opml(data: bytes) -> bool:
+    """Whether the document's root element is <opml>: a feed list, where a feed was expected."""
+    try:
+        return OPML_ROOT.match(decode_text(data)) is not None
+    except InputError:
+        return False
 
 
 def url_lines(text: str) -> Iterator[Subscription | BadItem]:
