@@ -61,9 +61,13 @@ def _check_run(output: str, manifest_path: str, report: CheckReport) -> set[str]
     try:
         with FileSystems.open(manifest_path) as handle:
             manifest = json.loads(handle.read())
-        files = manifest["counts"]["files"]
-    except (ValueError, KeyError, OSError) as error:
+    except (ValueError, OSError) as error:
         report.problems.append(f"manifest {manifest_path} is unreadable: {error}")
+        return set()
+    counts = manifest.get("counts") if isinstance(manifest, dict) else None
+    files = counts.get("files") if isinstance(counts, dict) else None
+    if not isinstance(files, dict):
+        report.problems.append(f"{manifest_path} is not a run manifest (it has no counts of files)")
         return set()
     report.runs += 1
     run_id = manifest.get("run_id", manifest_path)

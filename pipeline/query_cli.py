@@ -25,6 +25,7 @@ from pipeline.options import Settings
 FORMATS = ("table", "csv", "json", "parquet")
 COPY_OPTIONS = {"csv": "FORMAT csv, HEADER", "json": "FORMAT json", "parquet": "FORMAT parquet"}
 MAX_CELL_WIDTH = 60
+MAX_ROWS = 2**63 - 1  # DuckDB's LIMIT is a BIGINT
 
 
 def add_lake_argument(parser) -> None:
@@ -40,6 +41,8 @@ def add_rows_argument(parser, flag: str, what: str) -> None:
 def row_count(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"'{text}' is not a whole number of rows (1 or more)")
+    if int(text) > MAX_ROWS:
+        raise argparse.ArgumentTypeError(f"'{text}' is more rows than a query can give (at most {MAX_ROWS:,})")
     return int(text)
 
 

@@ -160,6 +160,16 @@ def test_check_passes_a_good_lake_and_names_each_problem(tmp_path):
     assert f"its manifest counts 5 articles rows, the files hold {5 - rows_in_file}" in problems
 
 
+def test_check_names_a_json_file_that_is_not_a_manifest(tmp_path):
+    output = tmp_path / "lake"
+    run_pipeline([str(SEEDS)], str(output))
+    (output / "_runs" / "notes.json").write_text('{"note": "kept by hand"}')
+    checked = check(output)
+    assert checked.returncode == 1
+    assert f"newsbeam: {output}/_runs/notes.json is not a run manifest (it has no counts of files)" \
+        in checked.stderr.splitlines()
+
+
 def test_check_refuses_what_is_not_a_lake_and_creates_nothing(tmp_path):
     (tmp_path / "empty").mkdir()
     (tmp_path / "inputs").mkdir()

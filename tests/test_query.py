@@ -301,6 +301,10 @@ def test_parse_since():
     assert parse_since("2024-06-01T12:00+02:00") == datetime(2024, 6, 1, 10, 0, tzinfo=timezone.utc)
     with pytest.raises(ValueError, match="neither a duration"):
         parse_since("yesterday")
+    with pytest.raises(ValueError, match="'99999999999d' is too long a duration"):
+        parse_since("99999999999d", now)
+    with pytest.raises(ValueError, match="'10000000d' reaches back before the year 1"):
+        parse_since("10000000d", now)
 
 
 def test_entities_top_with_topic(lake_dir, capsys):
@@ -418,6 +422,27 @@ def test_errors_are_one_clear_line(lake_dir, tmp_path):
     unknown_topic = cli("stories", lake_dir, "--topic", "sports")
     assert unknown_topic.returncode == 1 and unknown_topic.stderr.startswith("newsbeam: error: there is no topic 'sports'")
     assert "whole number" in cli("entities", lake_dir, "--top", "0").stderr
+    for args, says in ((("stories", "--since", "99999999999d"), "argument --since: '99999999999d' is too long"),
+                       (("stories", "--since", "10000000d"), "argument --since: '10000000d' reaches back before"),
+                       (("entities", "--top", str(2**63)), f"argument --top: '{2**63}' is more rows than")):
+        refused = cli(args[0], lake_dir, *args[1:])
+        assert refused.returncode == 2 and says in refused.stderr and "Traceback" not in refused.stderr, args
+
+
+def test_a_damaged_state_file_is_one_sentence_naming_it(lake_dir, tmp_path, capsys):
+    copy = shutil.copytree(lake_dir, tmp_path / "lake")
+    seen = copy / "_state" / "seen_entries.json"
+    seen.write_text("{bad")
+    assert newsbeam(["state", str(copy)]) == 1
+    assert capsys.readouterr().err.strip() == f"newsbeam: error: cannot read {seen}: it is not valid JSON " \
+                                              "(Expecting property name enclosed in double quotes: line 1 column 2 (char 1))"
+    seen.unlink()
+    signatures = sorted((copy / "_state" / "dedupe").glob("*.parquet"))[0]
+    signatures.write_bytes(signatures.read_bytes()[:100])
+    assert newsbeam(["state", str(copy)]) == 1
+    error = capsys.readouterr().err.strip()
+    assert "\n" not in error
+    assert error.startswith(f"newsbeam: error: cannot read {signatures}: it is not a readable Parquet file (")
 
 
 def test_a_reader_that_stops_early_ends_the_output_quietly(lake_dir):

@@ -12,17 +12,23 @@ UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"
 
 
 def parse_duration(text: str) -> timedelta | None:
-    """The duration `text` says, spaces ignored, or None if it says none."""
+    """The duration `text` says, spaces ignored, or None if it says none; ValueError if it is too long."""
     compact = "".join(text.lower().split())
     parts = DURATION.findall(compact)
     if not parts or "".join(a + b for a, b in parts) != compact:
         return None
-    return sum((timedelta(**{UNITS[unit]: float(amount)}) for amount, unit in parts), timedelta())
+    try:
+        return sum((timedelta(**{UNITS[unit]: float(amount)}) for amount, unit in parts), timedelta())
+    except OverflowError:
+        raise ValueError(f"'{text}' is too long a duration (at most {timedelta.max.days:,} days)") from None
 
 
 def duration(text: str) -> timedelta:
     """An argparse type: the duration `text` says."""
-    parsed = parse_duration(text)
+    try:
+        parsed = parse_duration(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
     if parsed is None:
         raise argparse.ArgumentTypeError(f"'{text}' is not a duration like 90s, 15m or 1h30m")
     return parsed

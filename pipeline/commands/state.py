@@ -81,7 +81,13 @@ def remembered_rows(folder: str) -> tuple[int, int]:
     from transforms.state_files import committed_files
 
     found = committed_files(folder)
-    return len(found), sum(read_parquet_metadata(path).num_rows for path in found)
+    rows = 0
+    for path in found:
+        try:
+            rows += read_parquet_metadata(path).num_rows
+        except (ValueError, OSError) as error:
+            raise ValueError(f"cannot read {path}: it is not a readable Parquet file ({error})") from None
+    return len(found), rows
 
 
 def _date(value: str | None) -> datetime | None:
