@@ -76,7 +76,7 @@ def _check_run(output: str, manifest_path: str, report: CheckReport) -> set[str]
         rows = 0
         for relative in files.get(table, []):
             listed.add(relative)
-            table_rows = _check_file(output, table, relative, report)
+            table_rows = _check_file(output, table, relative, run_id, report)
             if table_rows is not None:
                 rows += table_rows.num_rows
                 if table == "ledger":
@@ -88,7 +88,7 @@ def _check_run(output: str, manifest_path: str, report: CheckReport) -> set[str]
     return listed
 
 
-def _check_file(output: str, table: str, relative: str, report: CheckReport) -> pa.Table | None:
+def _check_file(output: str, table: str, relative: str, run_id: str, report: CheckReport) -> pa.Table | None:
     path = FileSystems.join(output, relative)
     if not FileSystems.exists(path):
         report.problems.append(f"{relative} is listed in a manifest but missing")
@@ -100,6 +100,12 @@ def _check_file(output: str, table: str, relative: str, report: CheckReport) -> 
         return None
     if not data.schema.equals(SCHEMAS[table], check_metadata=False):
         report.problems.append(f"{relative} does not have the declared {table} schema")
+    if "run_id" in data.column_names:
+        # Readers keep only rows of finished runs: these would be listed yet never read.
+        others = set(data.column("run_id").to_pylist()) - {run_id}
+        if others:
+            report.problems.append(f"{relative} holds rows of run {', '.join(map(str, sorted(others, key=str)))}, "
+                                   f"not of {run_id}, the run whose manifest lists it")
     if table == "articles":
         folder = next((p.split("=", 1)[1] for p in relative.split("/") if p.startswith("topic=")), None)
         topics = set(data.column("topic").to_pylist())

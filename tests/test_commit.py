@@ -170,6 +170,22 @@ def test_check_names_a_json_file_that_is_not_a_manifest(tmp_path):
         in checked.stderr.splitlines()
 
 
+def test_check_names_files_whose_rows_are_of_another_run_than_their_manifests(tmp_path):
+    output = tmp_path / "lake"
+    run_pipeline([str(SEEDS)], str(output))
+    [path] = (output / "_runs").glob("*.json")
+    manifest = json.loads(path.read_text())
+    run_id = manifest["run_id"]
+    path.write_text(json.dumps({**manifest, "run_id": f"X{run_id}"}))
+    problems = check(output).stderr.splitlines()
+    files = {f for table in manifest["counts"]["files"].values() for f in table
+             if pq.read_metadata(output / f).num_rows}  # an empty file has no rows to miss
+    assert {"articles", "ledger"} <= {f.split("/")[0] for f in files}
+    assert set(problems[:-1]) == {f"newsbeam: {f} holds rows of run {run_id}, not of X{run_id}, "
+                                  "the run whose manifest lists it" for f in files}
+    assert problems[-1] == f"lake has {len(files)} problem(s)"
+
+
 def test_check_refuses_what_is_not_a_lake_and_creates_nothing(tmp_path):
     (tmp_path / "empty").mkdir()
     (tmp_path / "inputs").mkdir()
