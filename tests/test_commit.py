@@ -186,6 +186,18 @@ def test_check_names_files_whose_rows_are_of_another_run_than_their_manifests(tm
     assert problems[-1] == f"lake has {len(files)} problem(s)"
 
 
+def test_check_repair_says_once_what_it_did(tmp_path):
+    output = tmp_path / "lake"
+    run_pipeline([str(SEEDS)], str(output))
+    (output / "_staging" / "killed-run").mkdir(parents=True)
+    (output / "_staging" / "killed-run" / "part.parquet").write_bytes(b"")
+    repaired = subprocess.run([sys.executable, "-m", "pipeline.cli", "check", str(output), "--repair"],
+                              capture_output=True, text=True, timeout=120)
+    assert repaired.returncode == 0, repaired.stderr
+    assert (repaired.stdout + repaired.stderr).count("discarded unfinished run killed-run") == 1
+    assert not (output / "_staging" / "killed-run").exists()
+
+
 def test_check_refuses_what_is_not_a_lake_and_creates_nothing(tmp_path):
     (tmp_path / "empty").mkdir()
     (tmp_path / "inputs").mkdir()

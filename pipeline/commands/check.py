@@ -34,8 +34,7 @@ def main(args, _extra) -> int:
         require_lake(args.output)
     if args.repair:
         with lake_lock(args.output):
-            for line in recover(args.output):
-                print(line)
+            recover(args.output)  # which logs what it did
     report = check_lake(args.output)
     rows = report.rows
     if report.ok:
