@@ -122,7 +122,10 @@ def plain(value) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
-        return f"{value:.4g}"
+        if value and not 1e-4 <= abs(value) < 1e15:  # also inf and nan
+            return f"{value:.4g}"
+        text = f"{value:.4f}".rstrip("0").rstrip(".")
+        return "0" if text == "-0" else text
     if isinstance(value, dt.datetime):
         return value.strftime("%Y-%m-%d %H:%M:%S")
     if isinstance(value, (list, tuple)):

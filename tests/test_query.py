@@ -250,6 +250,12 @@ def test_query_prints_an_aligned_table(lake_dir, capsys):
     assert {topic: int(n) for topic, n in rows} == expected
 
 
+def test_the_table_prints_floats_as_plain_decimals(lake_dir, capsys):
+    output = run_cli(capsys, "query", lake_dir, "SELECT 20261202.0::double AS day, 1 / 3 AS third, "
+                                                "-1234.56789::double AS loss, 0.0::double AS zero, 1e-7 AS tiny")
+    assert table_lines(output)[1] == ["20261202", "0.3333", "-1234.5679", "0", "1e-07"]
+
+
 def test_query_writes_csv_json_and_parquet(lake_dir, capsys, tmp_path):
     sql = "SELECT id, title, word_count, published FROM articles ORDER BY id"
     expected = sorted(parquet_rows(lake_dir, "articles"), key=lambda a: a["id"])
