@@ -89,8 +89,9 @@ def copy(relation: duckdb.DuckDBPyRelation, output_format: str, path: str) -> No
     relation.query("result", f"COPY result TO '{quoted}' ({COPY_OPTIONS[output_format]})")
 
 
-def plural(count: int, noun: str) -> str:
-    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+def plural(count: int, noun: str, nouns: str | None = None) -> str:
+    """'1 run', '2 runs'; `nouns` for a plural other than noun + 's'."""
+    return f"{count:,} {noun if count == 1 else nouns or noun + 's'}"
 
 
 def aligned_table(columns: list[str], rows: list[tuple]) -> str:

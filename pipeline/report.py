@@ -15,6 +15,7 @@ from datetime import date, datetime, timedelta, timezone
 from html import escape
 
 from pipeline.lake import Lake
+from pipeline.query_cli import plural
 from pipeline.svg_charts import colour, heatmap, horizontal_bars, stacked_columns
 
 RUN_OUTCOMES = {"kept": "#59a14f", "duplicates": "#f28e2b", "rejected": "#e15759"}
@@ -128,10 +129,12 @@ def summary_cards(lake: Lake) -> str:
         SELECT (SELECT count(*) FROM runs), (SELECT count(*) FROM articles), (SELECT count(*) FROM stories),
                (SELECT count(*) FROM duplicates), (SELECT count(*) FROM rejects),
                (SELECT count(DISTINCT topic) FROM articles)""").fetchall()
-    names = ("finished runs", "articles", "stories", "duplicates", "rejects", "topics")
-    cards = "".join(f'<div class="card"><b>{n:,}</b><span>{escape(name)}</span></div>'
-                    for n, name in zip(counts, names))
-    return f'<div class="cards">{cards}</div>'
+    nouns = (("finished run",), ("article",), ("story", "stories"), ("duplicate",), ("reject",), ("topic",))
+    cards = []
+    for n, noun in zip(counts, nouns):
+        number, words = plural(n, *noun).split(" ", 1)
+        cards.append(f'<div class="card"><b>{number}</b><span>{escape(words)}</span></div>')
+    return f'<div class="cards">{"".join(cards)}</div>'
 
 
 def run_history(lake: Lake) -> str:

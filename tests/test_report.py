@@ -20,7 +20,7 @@ import pytest
 from pipeline.cli import main as newsbeam
 from pipeline.lake import Lake
 from pipeline.report import bucket_range
-from pipeline.svg_charts import nice_ticks
+from pipeline.svg_charts import horizontal_bars, nice_ticks
 from test_query import HARBOUR, parquet_rows, write_inputs
 
 HOSTILE_TITLE = "<script>document.title='owned'</script> Aurus <img src=x> & co"
@@ -105,6 +105,14 @@ def test_report_sections_hold_the_lakes_numbers(report, report_lake):
     [_, reject] = page.rows["Reject reasons"]
     assert reject[0].endswith("too-short.txt") and reject[1] == "clean"
     assert page.tags.count("svg") == 5  # runs, topics over time, entities, together, reject reasons
+    cards = re.findall(r'<div class="card"><b>([\d,]+)</b><span>([^<]*)</span></div>', report.read_text())
+    assert cards[0] == ("1", "finished run") and cards[2][1] == ("story" if cards[2][0] == "1" else "stories")
+
+
+def test_a_long_entity_name_fits_left_of_its_bar():
+    chart = horizontal_bars([("Vostochny Cosmodrome", 3, "#4e79a7"), ("Kim", 1, "#4e79a7")], "entities")
+    [x] = re.findall(r'<text x="([\d.]+)"[^>]*>Vostochny Cosmodrome</text>', chart)
+    assert float(x) >= 146  # its width in DejaVu Sans at the charts' 12 px, measured: 145.4 px
 
 
 def test_report_charts_hold_the_lakes_numbers(report, report_lake):
