@@ -143,7 +143,10 @@ def write_json(path: str, value) -> None:
 
 def read_json(path: str):
     with FileSystems.open(path) as handle:
-        return json.loads(handle.read())
+        try:
+            return json.loads(handle.read())
+        except ValueError as error:
+            raise ValueError(f"cannot read {path}: it is not valid JSON ({error})") from None
 
 
 def _children(folder: str) -> set[str]:

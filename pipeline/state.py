@@ -123,10 +123,7 @@ def fold_feed_states(output: str, run_id: str, keep_days: int,
 def _read_json(path: str) -> dict:
     if not FileSystems.exists(path):
         return {}
-    try:
-        document = read_json(path)
-    except ValueError as error:
-        raise ValueError(f"cannot read {path}: it is not valid JSON ({error})") from None
+    document = read_json(path)
     if document.get("format") != FORMAT:
         raise ValueError(f"{path} is in state format {document.get('format')!r}, which this newsbeam does not read")
     return document

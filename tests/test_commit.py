@@ -306,3 +306,15 @@ def test_kill_9_while_writing_or_committing_a_larger_run(tmp_path, point, after)
     healthy = check(output)
     assert healthy.returncode == 0, healthy.stderr
     assert healthy.stdout.startswith(f"lake OK: {len(runs)} run(s), 35 articles")
+
+
+def test_a_damaged_commit_record_is_one_sentence_naming_it(tmp_path, capsys):
+    from pipeline import cli
+    from pipeline.commit import COMMIT_FILE, STAGING
+
+    record = tmp_path / "lake" / STAGING / "20260101T000000Z-abcdef" / COMMIT_FILE
+    record.parent.mkdir(parents=True)
+    record.write_text('{"files": [')
+    assert cli.main(["check", "--repair", str(tmp_path / "lake")]) == 1
+    assert capsys.readouterr().err.strip().startswith(
+        f"newsbeam: error: cannot read {record}: it is not valid JSON (Expecting value: line 1")
