@@ -358,6 +358,10 @@ def test_links_the_listing_leaves_out_are_rejects_not_silent_gaps(tmp_path):
         Reject(source=f"{folder}/loop1", stage="read", run_id="run", error=loop),
         Reject(source=f"{folder}/loop2", stage="read", run_id="run", error=loop),
         f"{folder}/story.txt"]
+    # given as inputs themselves, the same reasons (Beam's listing finds no file for either)
+    assert expanded(folder / "loop1") == [Reject(source=f"{folder}/loop1", stage="read", run_id="run", error=loop)]
+    assert expanded(folder / "dangling.txt") == [Reject(source=f"{folder}/dangling.txt", stage="read", run_id="run",
+                                                        error="a link to a file that does not exist")]
 
 
 def test_stray_nul_bytes_are_not_taken_for_utf16():

@@ -93,6 +93,8 @@ def test_file_kinds_and_unknown_suffixes():
     for name, suffix in (("report.pdf", ".pdf"), ("README", "no extension"), ("x.csv.gz", ".csv")):
         with pytest.raises(InputError, match=f"unsupported file type '{suffix}'"):
             file_kind(name)
+    with pytest.raises(InputError, match="an OPML feed list is read with --feeds, not as an input file"):
+        file_kind("subscriptions.opml")
 
 
 def test_jsonl_keeps_good_lines_and_rejects_the_broken_one():

@@ -60,6 +60,8 @@ def file_kind(path: str) -> str:
     if name.endswith(".gz"):
         name = name[:-3]
     suffix = posixpath.splitext(name)[1]
+    if suffix == ".opml":
+        raise InputError("an OPML feed list is read with --feeds, not as an input file")
     if suffix not in FILE_KINDS:
         known = ", ".join(sorted(FILE_KINDS))
         raise InputError(f"unsupported file type '{suffix or 'no extension'}' (newsbeam reads {known}, each also .gz)")

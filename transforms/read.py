@@ -100,6 +100,9 @@ class ExpandInput(beam.DoFn):
             return
         # a name that exists on the local disk is read as that name, whatever characters it holds
         literal = os.path.lexists(given)
+        if literal and not os.path.exists(given):
+            yield reject(STAGE, InputError(broken_link(given)), source=given, run_id=self.run_id)
+            return
         pattern = escape_pattern(given) if literal else given
         walking = os.path.isdir(given) or given.endswith("/")
         if walking:
@@ -258,9 +261,14 @@ def unlisted_links(folder: str) -> list[tuple[str, str]]:
             if os.path.isdir(path):
                 found.append((path, "a link to a directory is not followed; give its target as an input"))
             elif not os.path.exists(path):
-                found.append((path, "a link in a loop of links, which never reaches a file" if _loops(path)
-                              else "a link to a file that does not exist"))
+                found.append((path, broken_link(path)))
     return sorted(found)
+
+
+def broken_link(link: str) -> str:
+    """Why a link leads to no file (os.path.exists is False for a loop too)."""
+    return "a link in a loop of links, which never reaches a file" if _loops(link) \
+        else "a link to a file that does not exist"
 
 
 def _loops(link: str) -> bool:

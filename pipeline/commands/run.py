@@ -94,7 +94,7 @@ def main(args, beam_args: list[str]) -> int:
     if not args.inputs and not args.feeds:
         raise ValueError("nothing to read: give INPUT files or --feeds")
     for given in args.inputs:
-        if "://" not in given and not glob.has_magic(given) and not os.path.exists(given):
+        if "://" not in given and not glob.has_magic(given) and not os.path.lexists(given):  # a broken link: a reject
             raise ValueError(f"input '{given}' does not exist")
     check_feed_lists(args.feeds)
     if args.streaming:
