@@ -16,12 +16,19 @@ from importlib import metadata
 DEFAULT_RUNNER = "pipeline.local_runner.LocalRunner"
 # The streaming-capable local runner (TestStream, real-time timers); also offline.
 LOCAL_STREAMING_RUNNER = "BundleBasedDirectRunner"
-# --runner values that get one of the two above: Beam's names (any case, 'runner' optional, as
-# Beam reads them) for its DirectRunner, which would try Prism, and for the FnApiRunner.
-LOCAL_RUNNER_NAMES = {"directrunner", "switchingdirectrunner", "fnapirunner",
-                      "apache_beam.runners.direct.direct_runner.directrunner",
-                      "apache_beam.runners.direct.direct_runner.switchingdirectrunner",
-                      "apache_beam.runners.portability.fn_api_runner.fnapirunner"}
+
+
+def runner_key(name: str) -> str:
+    """A --runner value as Beam reads it: in any case, with 'Runner' at its end or without."""
+    return name.lower().removesuffix("runner")
+
+
+# --runner values that get one of the two above: Beam's names for its DirectRunner, which would
+# try Prism, and for the FnApiRunner.
+LOCAL_RUNNER_KEYS = {runner_key(name) for name in (
+    "DirectRunner", "SwitchingDirectRunner", "FnApiRunner", "apache_beam.runners.direct.direct_runner.DirectRunner",
+    "apache_beam.runners.direct.direct_runner.SwitchingDirectRunner",
+    "apache_beam.runners.portability.fn_api_runner.FnApiRunner")}
 # spaCy's small pipelines for languages other than English, by the language code the clean stage
 # gives (py3langid's ISO 639-1; it says 'no' for Norwegian Bokmål). Used where installed.
 NER_MODELS_BY_LANGUAGE = {

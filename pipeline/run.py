@@ -12,7 +12,7 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 from pipeline.graph import IngestArticles, WriteLake
 from pipeline.commit import commit_run, lake_lock, recover, staging_root
 from pipeline.manifest import count_outputs, new_run_id, stage_metrics, write_empty_tables
-from pipeline.options import DEFAULT_RUNNER, LOCAL_RUNNER_NAMES, LOCAL_STREAMING_RUNNER, Settings
+from pipeline.options import DEFAULT_RUNNER, LOCAL_RUNNER_KEYS, LOCAL_STREAMING_RUNNER, Settings, runner_key
 from pipeline.state import fold_feed_states
 from transforms.entities import installed_ner_models, is_installed
 from transforms.signature_store import expire_signatures, signature_folder
@@ -47,8 +47,7 @@ def pipeline_options(beam_args: list[str]) -> PipelineOptions:
     """
     options = RunOptions(beam_args)
     standard = options.view_as(StandardOptions)
-    if standard.runner is None or standard.runner.lower() in LOCAL_RUNNER_NAMES \
-            or f"{standard.runner.lower()}runner" in LOCAL_RUNNER_NAMES:
+    if standard.runner is None or runner_key(standard.runner) in LOCAL_RUNNER_KEYS:
         standard.runner = LOCAL_STREAMING_RUNNER if standard.streaming else DEFAULT_RUNNER
     return options
 

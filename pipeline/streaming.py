@@ -27,7 +27,7 @@ from apache_beam.transforms.window import FixedWindows
 from apache_beam.utils.timestamp import MAX_TIMESTAMP
 
 from pipeline.commit import read_json
-from pipeline.options import LOCAL_STREAMING_RUNNER, Settings
+from pipeline.options import LOCAL_STREAMING_RUNNER, Settings, runner_key
 from pipeline.run import installed_ner_model, pipeline_options
 from sinks.windowed_parquet import WriteWindowRuns
 from transforms.clean import CleanArticles
@@ -80,7 +80,7 @@ def run_streaming(feeds: list[str], output: str, settings: Settings = Settings()
     args = list(beam_args) if stop_after else [*beam_args, "--streaming"]
     options = pipeline_options(args)
     runner = options.view_as(StandardOptions).runner
-    if not stop_after and runner.lower().removesuffix("runner") == LOCAL_STREAMING_RUNNER.lower().removesuffix("runner"):
+    if not stop_after and runner_key(runner) == runner_key(LOCAL_STREAMING_RUNNER):
         raise ValueError("a stream without end needs a streaming runner (--runner FlinkRunner or DataflowRunner); "
                          "--stop-after runs it bounded here")
     started = datetime.now(timezone.utc)
