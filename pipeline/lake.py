@@ -157,7 +157,7 @@ SELECT name, label, count(DISTINCT article_id) AS articles, CAST(sum(mentions) A
        count(DISTINCT story_id) AS stories, min(seen_at) AS first_seen, max(seen_at) AS last_seen
 FROM entities WHERE {condition}
 GROUP BY name, label
-ORDER BY articles DESC, mentions DESC, name
+ORDER BY articles DESC, mentions DESC, name, label
 LIMIT $rows
 """
 FILTERS = {"topic": "topic = $topic", "label": "label = upper($label)", "since": "last_seen >= $since"}

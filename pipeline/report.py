@@ -262,7 +262,7 @@ def reject_reasons(lake: Lake) -> str:
     stages = sorted({stage for stage, _, _ in reasons})
     colours = {stage: colour(i + 2) for i, stage in enumerate(stages)}
     bars = [(f"{stage}: {reason}", n, colours[stage]) for stage, reason, n in reasons]
-    examples = lake.sql("SELECT source, stage, error FROM rejects ORDER BY run_id DESC, source LIMIT 10").fetchall()
+    examples = lake.sql("SELECT source, stage, error FROM rejects ORDER BY run_id DESC, source, stage, error LIMIT 10").fetchall()
     return section("Reject reasons", legend(colours),
                    horizontal_bars(bars, "rejected inputs by reason", label_characters=70, unit=" rejects"),
                    table(["input", "stage", "error"], [[path(source), escape(stage), escape(error)]
