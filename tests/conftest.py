@@ -4,6 +4,7 @@ import functools
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pyarrow.dataset as ds
@@ -18,6 +19,21 @@ from transforms.clean import CleanFn
 
 REPO = Path(__file__).resolve().parents[1]
 SEEDS = REPO / "seeds"
+
+
+def beam_temp_folders() -> set[Path]:
+    return set(Path(tempfile.gettempdir()).glob("beam-pipeline-temp*"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_beam_temp_folders_left():
+    """Beam makes a temp folder for every Pipeline and removes it only after a run, so the tests
+    that build a graph without running it would leave theirs behind: the session's empty ones go."""
+    before = beam_temp_folders()
+    yield
+    for folder in beam_temp_folders() - before:
+        if folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
 
 
 def exit_of(code: str, *args: str) -> subprocess.CompletedProcess:
