@@ -11,7 +11,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from pipeline.article import ARTICLE_SCHEMA, DUPLICATE_SCHEMA, LEDGER_SCHEMA, REJECT_SCHEMA
 from pipeline.commit import STAGING
-from pipeline.manifest import TABLES, table_files
+from pipeline.manifest import TABLES, table_files, topic_folder
 from sinks.parquet import read_parquet
 from transforms.read import escape_pattern, matched_paths
 from transforms.topic_model import TOPICS
@@ -107,7 +107,7 @@ def _check_file(output: str, table: str, relative: str, run_id: str, report: Che
             report.problems.append(f"{relative} holds rows of run {', '.join(map(str, sorted(others, key=str)))}, "
                                    f"not of {run_id}, the run whose manifest lists it")
     if table == "articles":
-        folder = next((p.split("=", 1)[1] for p in relative.split("/") if p.startswith("topic=")), None)
+        folder = topic_folder(relative)
         topics = set(data.column("topic").to_pylist())
         if folder not in TOPICS or topics - {folder}:
             report.problems.append(f"{relative} holds topics {sorted(topics)} in folder topic={folder}")

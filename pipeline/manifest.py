@@ -30,6 +30,11 @@ def table_files(root: str, table: str) -> list[str]:
     return sorted(path[len(root):].lstrip("/") for path in found)
 
 
+def topic_folder(path: str) -> str | None:
+    """The topic an articles file's folder names (`articles/topic=<slug>/...`), or None."""
+    return next((part.split("=", 1)[1] for part in path.split("/") if part.startswith("topic=")), None)
+
+
 def _rows(path: str) -> int:
     return read_parquet_metadata(path).num_rows
 
@@ -46,8 +51,7 @@ def count_outputs(root: str) -> dict[str, Any]:
     files = {table: table_files(root, table) for table in TABLES}
     per_topic: Counter = Counter()
     for path in files["articles"]:
-        topic = next((p.split("=", 1)[1] for p in path.split("/") if p.startswith("topic=")), "")
-        per_topic[topic] += _rows(FileSystems.join(root, path))
+        per_topic[topic_folder(path) or ""] += _rows(FileSystems.join(root, path))
     kept = sum(per_topic.values())
     dropped = sum(_rows(FileSystems.join(root, p)) for p in files["duplicates"])
     rejected_by_stage = _column_counts([FileSystems.join(root, p) for p in files["rejects"]], "stage")
