@@ -27,8 +27,8 @@ def beam_temp_folders() -> set[Path]:
 
 @pytest.fixture(scope="session", autouse=True)
 def no_beam_temp_folders_left():
-    """Beam makes a temp folder for every Pipeline and removes it only after a run, so the tests
-    that build a graph without running it would leave theirs behind: the session's empty ones go."""
+    """Beam makes a temp folder for every Pipeline and removes it only after a run it finishes, so a
+    graph a test builds and never runs, or a run it kills, leaves one: the session's empty ones go."""
     before = beam_temp_folders()
     yield
     for folder in beam_temp_folders() - before:

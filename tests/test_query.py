@@ -322,7 +322,7 @@ def test_entities_top_with_topic(lake_dir, capsys):
             for entity in article["entities"]:
                 named[(entity["name"], entity["label"])] += 1
                 mentions[(entity["name"], entity["label"])] += entity["mentions"]
-    expected = sorted(named, key=lambda key: (-named[key], -mentions[key], key[0]))[:5]
+    expected = sorted(named, key=lambda key: (-named[key], -mentions[key], *key))[:5]
     header, *rows = table_lines(run_cli(capsys, "entities", lake_dir, "--top", "5", "--topic", topic))
     assert header[:4] == ["name", "label", "articles", "mentions"]
     assert [(r[0], r[1], int(r[2]), int(r[3])) for r in rows] == \
@@ -331,8 +331,9 @@ def test_entities_top_with_topic(lake_dir, capsys):
 
 
 def test_top_entities_are_in_one_order_when_a_name_has_two_labels(lake):
-    """A name tagged with two labels in as many articles ("Maybach" as ORG and as PRODUCT in the
-    seeds) ties on every count: the label decides, or the order changes from one query to the next."""
+    """A name tagged with two labels in as many articles and mentions ("Maybach" as ORG and as
+    PRODUCT in the seeds) ties on both: the label decides, or the order changes from one query to
+    the next."""
     rows = lake.top_entities(rows=1000).fetchall()
     names = Counter(name for name, *_ in rows)
     assert any(names[name] > 1 for name in names)
