@@ -9,15 +9,12 @@ from collections import Counter
 import pyarrow as pa
 from apache_beam.io.filesystems import FileSystems
 
-from pipeline.article import ARTICLE_SCHEMA, DUPLICATE_SCHEMA, LEDGER_SCHEMA, REJECT_SCHEMA
-from pipeline.commit import STAGING
-from pipeline.manifest import TABLES, table_files, topic_folder
+from pipeline.layout import RUNS, STAGING, TABLE_SCHEMAS, TABLES, topic_folder
+from pipeline.manifest import table_files
 from sinks.parquet import read_parquet
 from transforms.read import escape_pattern, matched_paths
 from transforms.topic_model import TOPICS
 
-SCHEMAS = {"articles": ARTICLE_SCHEMA, "duplicates": DUPLICATE_SCHEMA, "rejects": REJECT_SCHEMA,
-           "ledger": LEDGER_SCHEMA}
 COUNTS = {"articles": "kept", "duplicates": "duplicates", "rejects": "rejected"}
 
 
@@ -39,7 +36,7 @@ def check_lake(output: str) -> CheckReport:
         report.problems.append(f"{output} does not exist")
         return report
     literal = escape_pattern(output)  # a lake at 'lk[1]' is not a pattern
-    manifests = matched_paths(FileSystems.join(literal, "_runs", "*.json"))
+    manifests = matched_paths(FileSystems.join(literal, RUNS, "*.json"))
     listed: set[str] = set()
     for path in sorted(manifests):
         listed |= _check_run(output, path, report)
@@ -98,7 +95,7 @@ def _check_file(output: str, table: str, relative: str, run_id: str, report: Che
     except Exception as error:  # noqa: BLE001 - any unreadable file is a finding, not a crash
         report.problems.append(f"{relative} is not a readable Parquet file: {error}")
         return None
-    if not data.schema.equals(SCHEMAS[table], check_metadata=False):
+    if not data.schema.equals(TABLE_SCHEMAS[table], check_metadata=False):
         report.problems.append(f"{relative} does not have the declared {table} schema")
     if "run_id" in data.column_names:
         # Readers keep only rows of finished runs: these would be listed yet never read.

@@ -23,9 +23,9 @@ from pathlib import Path
 
 from apache_beam.io.filesystems import FileSystems
 
+from pipeline.layout import RUNS, STAGING
 from pipeline.logs import LOG
 
-STAGING = "_staging"
 COMMIT_FILE = "COMMIT.json"
 LOCK_FILE = ".newsbeam.lock"
 _held: dict[str, int] = {}  # lock files this process holds: the holding thread's id
@@ -65,7 +65,7 @@ def _finish(output: str, run_id: str, files: list[str], manifest: dict) -> str:
         if FileSystems.exists(target):
             FileSystems.delete([target])
         FileSystems.rename([source], [target])
-    path = FileSystems.join(output, "_runs", f"{run_id}.json")
+    path = FileSystems.join(output, RUNS, f"{run_id}.json")
     write_json(path, manifest)
     _delete_folder(root)
     return path

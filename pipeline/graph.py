@@ -6,7 +6,7 @@ from datetime import datetime
 
 import apache_beam as beam
 
-from pipeline.article import ARTICLE_SCHEMA, DUPLICATE_SCHEMA, LEDGER_SCHEMA, REJECT_SCHEMA
+from pipeline.layout import PARTITIONED_BY, TABLE_SCHEMAS
 from pipeline.ledger import Ledger
 from pipeline.options import Settings
 from sinks.parquet import WriteParquetTable
@@ -70,16 +70,16 @@ class WriteLake(beam.PTransform):
         s = self.settings
         files = dict(rows_per_file=s.rows_per_file, row_group_rows=s.row_group_rows, shards=s.write_shards,
                      batch_rows=s.write_batch_rows)
+
+        def table(name: str, **partitions) -> WriteParquetTable:
+            return WriteParquetTable(self.output, name, TABLE_SCHEMAS[name], self.run_id, **partitions, **files)
+
         return (
-            articles | "WriteArticles" >> WriteParquetTable(
-                self.output, "articles", ARTICLE_SCHEMA, self.run_id, partition_by="topic",
-                allowed_partitions=TOPICS, **files),
-            duplicates | "WriteDuplicates" >> WriteParquetTable(
-                self.output, "duplicates", DUPLICATE_SCHEMA, self.run_id, **files),
-            rejects | "WriteRejects" >> WriteParquetTable(
-                self.output, "rejects", REJECT_SCHEMA, self.run_id, **files),
-            ledger | "WriteLedger" >> WriteParquetTable(
-                self.output, "ledger", LEDGER_SCHEMA, self.run_id, **files),
+            articles | "WriteArticles" >> table(
+                "articles", partition_by=PARTITIONED_BY["articles"], allowed_partitions=TOPICS),
+            duplicates | "WriteDuplicates" >> table("duplicates"),
+            rejects | "WriteRejects" >> table("rejects"),
+            ledger | "WriteLedger" >> table("ledger"),
             articles | "RememberSignatures" >> write_signatures(self.output, self.run_id, self.settings),
             articles | "RememberStories" >> remember_stories(self.output, self.run_id, self.settings),
         ) | "AllFiles" >> beam.Flatten()

@@ -30,17 +30,13 @@ import duckdb
 import pyarrow as pa
 import pyarrow.dataset as ds
 
-from pipeline.article import ARTICLE_SCHEMA, DUPLICATE_SCHEMA, REJECT_SCHEMA
+from pipeline.layout import PARTITIONED_BY, RUNS, STAGING, TABLE_SCHEMAS
 from pipeline.options import Settings
 
-FILE_TABLES: dict[str, pa.Schema] = {
-    "articles": ARTICLE_SCHEMA,
-    "duplicates": DUPLICATE_SCHEMA,
-    "rejects": REJECT_SCHEMA,
-}
-PARTITIONED_BY = {"articles": "topic"}
+# The tables a query reads (the ledger is `newsbeam check`'s).
+FILE_TABLES: dict[str, pa.Schema] = {table: TABLE_SCHEMAS[table] for table in ("articles", "duplicates", "rejects")}
 # What a run writes first: a lake whose first run is still writing, or died, has only _staging.
-LAKE_FOLDERS = ("_runs", *FILE_TABLES, "_staging")
+LAKE_FOLDERS = (RUNS, *FILE_TABLES, STAGING)
 VIEWS = ("articles", "duplicates", "rejects", "entities", "stories", "runs")
 
 MACROS = r"""
@@ -313,7 +309,7 @@ def require_lake(folder: str) -> None:
 
 def create_views(connection: duckdb.DuckDBPyConnection, folder: str, settings: Settings) -> None:
     connection.execute(MACROS)
-    connection.execute(RUNS_VIEW.format(runs=sql_text(os.path.join(glob.escape(folder), "_runs", "*.json"))))
+    connection.execute(RUNS_VIEW.format(runs=sql_text(os.path.join(glob.escape(folder), RUNS, "*.json"))))
     connection.execute("CREATE SCHEMA newsbeam")
     for table, schema in FILE_TABLES.items():
         connection.from_arrow(schema.empty_table()).create(f"newsbeam.{table}_columns")

@@ -14,12 +14,9 @@ from typing import Any
 
 from apache_beam.io.filesystems import FileSystems
 
-from pipeline.article import DUPLICATE_SCHEMA, REJECT_SCHEMA
-from sinks.parquet import AtomicParquetFile, read_parquet, read_parquet_metadata
+from pipeline.layout import TABLE_SCHEMAS, TABLES, topic_folder
+from sinks.parquet import AtomicParquetFile, file_name, read_parquet, read_parquet_metadata
 from transforms.read import escape_pattern, matched_paths
-
-TABLES = ("articles", "duplicates", "rejects", "ledger")
-
 
 def table_files(root: str, table: str) -> list[str]:
     """The Parquet files of a table under `root`, relative to `root`."""
@@ -28,11 +25,6 @@ def table_files(root: str, table: str) -> list[str]:
     for pattern in (FileSystems.join(literal, table, "*.parquet"), FileSystems.join(literal, table, "**", "*.parquet")):
         found.update(matched_paths(pattern))
     return sorted(path[len(root):].lstrip("/") for path in found)
-
-
-def topic_folder(path: str) -> str | None:
-    """The topic an articles file's folder names (`articles/topic=<slug>/...`), or None."""
-    return next((part.split("=", 1)[1] for part in path.split("/") if part.startswith("topic=")), None)
 
 
 def _rows(path: str) -> int:
@@ -73,9 +65,9 @@ def count_outputs(root: str) -> dict[str, Any]:
 def write_empty_tables(root: str, run_id: str) -> None:
     """Give the duplicates and rejects tables a file even when this run had no such rows, so
     that a query over them finds the table (with its schema) rather than no files at all."""
-    for table, schema in (("duplicates", DUPLICATE_SCHEMA), ("rejects", REJECT_SCHEMA)):
+    for table in ("duplicates", "rejects"):
         if not table_files(root, table):
-            AtomicParquetFile(FileSystems.join(root, table, f"{run_id}-000-000.parquet"), schema).commit()
+            AtomicParquetFile(FileSystems.join(root, table, file_name(run_id, 0, 0)), TABLE_SCHEMAS[table]).commit()
 
 
 def stage_metrics(result) -> dict[str, dict[str, int]]:

@@ -30,9 +30,9 @@ from datetime import datetime, timedelta, timezone
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline.commit import read_json, staging_root, write_json
+from pipeline.layout import STATE
 from pipeline.schedule import FeedSchedule, PollOutcome, next_schedule
 
-STATE_FOLDER = "_state"
 VALIDATORS_FILE = "http_validators.json"
 SEEN_FILE = "seen_entries.json"
 SCHEDULE_FILE = "feed_schedule.json"
@@ -74,7 +74,7 @@ class FeedState:
 
 
 def state_path(output: str, *parts: str) -> str:
-    return FileSystems.join(output, STATE_FOLDER, *parts)
+    return FileSystems.join(output, STATE, *parts)
 
 
 def read_feed_states(output: str) -> Iterator[tuple[str, FeedState]]:

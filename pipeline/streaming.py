@@ -27,6 +27,7 @@ from apache_beam.transforms.window import FixedWindows
 from apache_beam.utils.timestamp import MAX_TIMESTAMP
 
 from pipeline.commit import read_json
+from pipeline.layout import RUNS
 from pipeline.options import LOCAL_STREAMING_RUNNER, Settings, runner_key
 from pipeline.run import installed_ner_model, pipeline_options
 from sinks.windowed_parquet import WriteWindowRuns
@@ -100,5 +101,5 @@ def run_streaming(feeds: list[str], output: str, settings: Settings = Settings()
 
 def stream_runs(output: str, stream_id: str) -> list[dict]:
     """The manifests of the window runs a stream has committed so far."""
-    found = FileSystems.match([FileSystems.join(output, "_runs", f"*-{stream_id}-*.json")])[0].metadata_list
+    found = FileSystems.match([FileSystems.join(output, RUNS, f"*-{stream_id}-*.json")])[0].metadata_list
     return [read_json(m.path) for m in sorted(found, key=lambda m: m.path)]

@@ -179,7 +179,7 @@ def write_files(folder: str, run_id: str, shard: int, schema: pa.Schema, tables:
     part, file = 0, None
     for group in row_groups(tables, row_group_rows):
         if file is None:
-            file = AtomicParquetFile(FileSystems.join(folder, f"{run_id}-{shard:03d}-{part:03d}.parquet"), schema)
+            file = AtomicParquetFile(FileSystems.join(folder, file_name(run_id, shard, part)), schema)
         file.write(group)
         if rows_counter is not None:
             rows_counter.inc(group.num_rows)
@@ -189,6 +189,10 @@ def write_files(folder: str, run_id: str, shard: int, schema: pa.Schema, tables:
     if file is not None:
         written.append(file.commit())
     return written
+
+
+def file_name(run_id: str, shard: int, part: int) -> str:
+    return f"{run_id}-{shard:03d}-{part:03d}.parquet"
 
 
 def row_groups(tables: Iterable[pa.Table], size: int) -> Iterator[pa.Table]:

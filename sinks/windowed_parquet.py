@@ -30,15 +30,14 @@ from apache_beam.transforms import trigger
 from apache_beam.transforms.window import FixedWindows
 from apache_beam.utils.windowed_value import PaneInfoTiming
 
-from pipeline.article import ARTICLE_SCHEMA, DUPLICATE_SCHEMA, LEDGER_SCHEMA, REJECT_SCHEMA, LedgerRow
+from pipeline.article import LedgerRow
 from pipeline.commit import commit_run, staging_root
+from pipeline.layout import PARTITIONED_BY, TABLE_SCHEMAS
 from pipeline.manifest import count_outputs, write_empty_tables
 from pipeline.options import Settings
-from sinks.parquet import stable_shard, write_files
+from sinks.parquet import FileOf, stable_shard, write_files
 from transforms.topic_model import TOPICS
 
-SCHEMAS = {"articles": ARTICLE_SCHEMA, "duplicates": DUPLICATE_SCHEMA, "rejects": REJECT_SCHEMA,
-           "ledger": LEDGER_SCHEMA}
 OUTCOMES = {"read": "read", "articles": "kept", "duplicates": "duplicates", "rejects": "rejected"}
 
 
@@ -93,7 +92,8 @@ class CommitWindowRun(beam.DoFn):
                               .to_row() for source, counts in sorted(ledger.items())]
         for table, table_rows in rows.items():
             for folder, group in self.folders(staging, table, table_rows):
-                write_files(folder, run_id, shard, SCHEMAS[table], [pa.Table.from_pylist(group, schema=SCHEMAS[table])],
+                schema = TABLE_SCHEMAS[table]
+                write_files(folder, run_id, shard, schema, [pa.Table.from_pylist(group, schema=schema)],
                             self.settings.row_group_rows, self.settings.rows_per_file)
         write_empty_tables(staging, run_id)
         manifest = {
@@ -109,14 +109,14 @@ class CommitWindowRun(beam.DoFn):
         yield commit_run(self.output, run_id, manifest)
 
     def folders(self, staging: str, table: str, rows: list[dict]) -> Iterator[tuple[str, list[dict]]]:
-        """The table's folder, one per topic for articles."""
-        if table != "articles":
+        """The table's folder, one per topic for articles, as the batch writer lays them out."""
+        partition_by = PARTITIONED_BY.get(table)
+        if partition_by is None:
             yield FileSystems.join(staging, table), rows
             return
-        by_topic: dict[str, list[dict]] = defaultdict(list)
+        file_of = FileOf(partition_by, TOPICS, shards=1)
+        by_partition: dict[str, list[dict]] = defaultdict(list)
         for row in rows:
-            if row["topic"] not in TOPICS:
-                raise ValueError(f"topic={row['topic']!r} is not an allowed partition value")
-            by_topic[row["topic"]].append(row)
-        for topic, group in sorted(by_topic.items()):
-            yield FileSystems.join(staging, table, f"topic={topic}"), group
+            by_partition[file_of(row)[0]].append(row)
+        for partition, group in sorted(by_partition.items()):
+            yield FileSystems.join(staging, table, f"{partition_by}={partition}"), group

@@ -310,7 +310,8 @@ def test_kill_9_while_writing_or_committing_a_larger_run(tmp_path, point, after)
 
 def test_a_damaged_commit_record_is_one_sentence_naming_it(tmp_path, capsys):
     from pipeline import cli
-    from pipeline.commit import COMMIT_FILE, STAGING
+    from pipeline.commit import COMMIT_FILE
+    from pipeline.layout import STAGING
 
     record = tmp_path / "lake" / STAGING / "20260101T000000Z-abcdef" / COMMIT_FILE
     record.parent.mkdir(parents=True)

@@ -15,14 +15,14 @@ from apache_beam.metrics import Metrics
 
 from pipeline.logs import LOG
 from pipeline.options import Settings
-from pipeline.state import STATE_FOLDER
+from pipeline.layout import STATE
 from sinks.parquet import WriteParquetTable, read_parquet, read_parquet_metadata
 
 KEPT_AT = "kept_at"  # the column every state file expires by: when its article was kept
 
 
 def state_folder(root: str, kind: str) -> str:
-    return FileSystems.join(root, STATE_FOLDER, kind)
+    return FileSystems.join(root, STATE, kind)
 
 
 class WriteStateFiles(beam.PTransform):
@@ -45,7 +45,7 @@ class WriteStateFiles(beam.PTransform):
             articles
             | "ToRecord" >> beam.Map(self.to_record, s)
             | "Write" >> WriteParquetTable(
-                FileSystems.join(self.root, STATE_FOLDER), self.kind, self.schema, self.run_id,
+                FileSystems.join(self.root, STATE), self.kind, self.schema, self.run_id,
                 shards=s.write_shards, row_group_rows=s.row_group_rows, rows_per_file=s.rows_per_file)
         )
 

@@ -1,0 +1,35 @@
+"""A lake's layout: the one place its folders and tables are named.
+
+    DIR/_runs/<run_id>.json                                     a finished run's manifest
+    DIR/articles/topic=<topic>/<run_id>-<shard>-<part>.parquet  one row per kept article
+    DIR/duplicates/, DIR/rejects/, DIR/ledger/                  the other tables, not partitioned
+    DIR/_state/                                                 what later runs remember
+    DIR/_staging/<run_id>/                                      a run's files until it commits
+
+Names only, without Beam or DuckDB: the writers, the manifest, `check` and the query side all
+read them here.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from pipeline.article import ARTICLE_SCHEMA, DUPLICATE_SCHEMA, LEDGER_SCHEMA, REJECT_SCHEMA
+
+RUNS = "_runs"
+STATE = "_state"
+STAGING = "_staging"
+TABLE_SCHEMAS: dict[str, pa.Schema] = {
+    "articles": ARTICLE_SCHEMA,
+    "duplicates": DUPLICATE_SCHEMA,
+    "rejects": REJECT_SCHEMA,
+    "ledger": LEDGER_SCHEMA,
+}
+TABLES = tuple(TABLE_SCHEMAS)
+PARTITIONED_BY = {"articles": "topic"}  # hive style: a folder `topic=<slug>` for each value
+
+
+def topic_folder(path: str) -> str | None:
+    """The topic an articles file's folder names (`articles/topic=<slug>/...`), or None."""
+    prefix = f"{PARTITIONED_BY['articles']}="
+    return next((part[len(prefix):] for part in path.split("/") if part.startswith(prefix)), None)
