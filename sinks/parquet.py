@@ -164,11 +164,15 @@ class WriteFile(beam.DoFn):
 
     def write(self, keyed: tuple[FileKey, Iterable[bytes]]) -> list[str]:
         (partition, shard), batches = keyed
-        folder = FileSystems.join(self.output, self.table)
-        if self.partition_by:
-            folder = FileSystems.join(folder, f"{self.partition_by}={partition}")
+        folder = table_folder(self.output, self.table, self.partition_by, partition)
         return write_files(folder, self.run_id, shard, self.schema, (unpack(b) for b in batches),
                            self.row_group_rows, self.rows_per_file, self.rows)
+
+
+def table_folder(output: str, table: str, partition_by: str | None, partition: str) -> str:
+    """`<output>/<table>`, or the hive-style folder of one partition, `<output>/<table>/<column>=<value>`."""
+    folder = FileSystems.join(output, table)
+    return FileSystems.join(folder, f"{partition_by}={partition}") if partition_by else folder
 
 
 def write_files(folder: str, run_id: str, shard: int, schema: pa.Schema, tables: Iterable[pa.Table],

@@ -25,7 +25,6 @@ from datetime import datetime, timezone
 
 import apache_beam as beam
 import pyarrow as pa
-from apache_beam.io.filesystems import FileSystems
 from apache_beam.transforms import trigger
 from apache_beam.transforms.window import FixedWindows
 from apache_beam.utils.windowed_value import PaneInfoTiming
@@ -35,7 +34,7 @@ from pipeline.commit import commit_run, staging_root
 from pipeline.layout import PARTITIONED_BY, TABLE_SCHEMAS
 from pipeline.manifest import count_outputs, write_empty_tables
 from pipeline.options import Settings
-from sinks.parquet import FileOf, stable_shard, write_files
+from sinks.parquet import FileOf, stable_shard, table_folder, write_files
 from transforms.topic_model import TOPICS
 
 OUTCOMES = {"read": "read", "articles": "kept", "duplicates": "duplicates", "rejects": "rejected"}
@@ -111,12 +110,9 @@ class CommitWindowRun(beam.DoFn):
     def folders(self, staging: str, table: str, rows: list[dict]) -> Iterator[tuple[str, list[dict]]]:
         """The table's folder, one per topic for articles, as the batch writer lays them out."""
         partition_by = PARTITIONED_BY.get(table)
-        if partition_by is None:
-            yield FileSystems.join(staging, table), rows
-            return
         file_of = FileOf(partition_by, TOPICS, shards=1)
         by_partition: dict[str, list[dict]] = defaultdict(list)
         for row in rows:
             by_partition[file_of(row)[0]].append(row)
         for partition, group in sorted(by_partition.items()):
-            yield FileSystems.join(staging, table, f"{partition_by}={partition}"), group
+            yield table_folder(staging, table, partition_by, partition), group
