@@ -18,6 +18,7 @@ from pipeline.layout import TABLE_SCHEMAS, TABLES, topic_folder
 from sinks.parquet import AtomicParquetFile, file_name, read_parquet, read_parquet_metadata
 from transforms.read import escape_pattern, matched_paths
 
+
 def table_files(root: str, table: str) -> list[str]:
     """The Parquet files of a table under `root`, relative to `root`."""
     found = set()
