@@ -146,3 +146,25 @@ def test_nothing_from_input_becomes_a_path(tmp_path, monkeypatch):
     depth = {"articles": 3, "_state": 3}  # articles/topic=<slug>/<file>, _state/dedupe/<file>
     assert all(len(parts) == depth.get(parts[0], 2) for parts in written if parts[0] != ".newsbeam.lock")
     assert not list(Path("/tmp").glob("escaped*"))
+
+
+def test_both_writers_refuse_a_topic_outside_the_taxonomy_as_a_folder():
+    """The last guard, behind the topic stage's: the batch writer's file key and the streaming
+    writer's folders take only the taxonomy's slugs, and name folders alike."""
+    from pipeline.layout import topic_folder
+    from sinks.parquet import FileOf, table_folder
+    from sinks.windowed_parquet import CommitWindowRun
+
+    file_of = FileOf("topic", transforms.topic_model.TOPICS, shards=4)
+    window_run = CommitWindowRun("lake", "s1", Settings())
+    assert file_of({"topic": "sport", "id": "a"})[0] == "sport"
+    assert [folder for folder, _ in window_run.folders("st", "articles", [{"topic": "sport"}])] == \
+        [table_folder("st", "articles", "topic", "sport")] == ["st/articles/topic=sport"]
+    assert topic_folder("articles/topic=sport/r-000-000.parquet") == "sport"
+    for topic in ("../../x", "topic=evil/", "Sport", "sport/..", ""):
+        with pytest.raises(ValueError, match="not an allowed partition value"):
+            file_of({"topic": topic, "id": "a"})
+        with pytest.raises(ValueError, match="not an allowed partition value"):
+            list(window_run.folders("st", "articles", [{"topic": "sport"}, {"topic": topic}]))
+    rows = [{"source": "a"}, {"source": "b"}]
+    assert list(window_run.folders("st", "duplicates", rows)) == [("st/duplicates", rows)]
