@@ -6,7 +6,9 @@ import argparse
 import gc
 import logging
 import os
+import platform
 import sys
+from importlib import metadata
 
 # Importing Beam's IO modules logs a warning about Google Cloud clients through the root logger,
 # which would configure it with its default handler before configure_logging runs.
@@ -30,12 +32,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="newsbeam", description=DESCRIPTION,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-v", "--verbose", action="store_true", help="log more, and show tracebacks")
+    parser.add_argument("--version", action="version", version=version_line(),
+                        help="show the versions of newsbeam, Apache Beam and Python, for a bug report")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, module in COMMANDS.items():
         command = commands.add_parser(name, help=module.HELP, description=module.DESCRIPTION,
                                       formatter_class=argparse.RawDescriptionHelpFormatter)
         module.add_arguments(command)
     return parser
+
+
+def version_line() -> str:
+    """Read from the installed packages' metadata: importing Beam would take a second."""
+    return (f"newsbeam {metadata.version('newsbeam')} (Apache Beam {metadata.version('apache-beam')}, "
+            f"Python {platform.python_version()})")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -473,7 +473,7 @@ def test_a_reader_that_stops_early_ends_the_output_quietly(lake_dir):
 
 @pytest.mark.parametrize("command", [["query", "{lake}", "SELECT count(*) FROM articles"], ["stories", "{lake}"],
                                      ["entities", "{lake}"], ["search", "{lake}", "Kim"],
-                                     ["report", "{lake}", "--html", "{tmp}/report.html"], ["--help"], ["run", "--help"]],
+                                     ["report", "{lake}", "--html", "{tmp}/report.html"], ["--help"], ["run", "--help"], ["--version"]],
                          ids=lambda command: " ".join(c for c in command if not c.startswith("{")))
 def test_the_query_commands_and_help_start_without_beam(lake_dir, tmp_path, command):
     """Importing Beam takes about a second: a question to the lake, or --help, should not wait for it."""
@@ -483,6 +483,17 @@ def test_the_query_commands_and_help_start_without_beam(lake_dir, tmp_path, comm
              "print('exit', code, 'beam imported' if 'apache_beam' in sys.modules else 'beam not imported')")
     finished = subprocess.run([sys.executable, "-c", probe, *argv], capture_output=True, text=True, timeout=120)
     assert finished.stdout.splitlines()[-1] == "exit 0 beam not imported", finished.stderr
+
+
+def test_version_names_newsbeam_beam_and_python(capsys):
+    from importlib import metadata
+
+    with pytest.raises(SystemExit) as stop:
+        newsbeam(["--version"])
+    assert stop.value.code == 0
+    python = ".".join(map(str, sys.version_info[:3]))
+    assert capsys.readouterr().out == (f"newsbeam {metadata.version('newsbeam')} "
+                                       f"(Apache Beam {metadata.version('apache-beam')}, Python {python})\n")
 
 
 def test_a_damaged_file_is_one_sentence_naming_it(lake_dir, tmp_path, capsys):
