@@ -13,9 +13,9 @@ import pyarrow as pa
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
+from pipeline.layout import STATE
 from pipeline.logs import LOG
 from pipeline.options import Settings
-from pipeline.layout import STATE
 from sinks.parquet import WriteParquetTable, read_parquet, read_parquet_metadata
 
 KEPT_AT = "kept_at"  # the column every state file expires by: when its article was kept
