@@ -1,6 +1,6 @@
 """How the topic model's training does on held-out splits other than the packaged one.
 
-    python bench/topics_splits.py [--seeds 13,1-10] [--jobs 2] [--data ../shared/data/topics]
+    python bench/topics_splits.py [--seeds 13,1-10] [--jobs 2] [--data ../shared/data/topics] [--vectors]
 
 One held-out split of 256 BBC articles moves a score by 0.4 points an article, so one split says
 little about the recipe. For each seed this draws a fresh 80/20 split of each data set (the same
@@ -26,7 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from topics_eval import baseline_predictions, model_predictions, scores  # noqa: E402  (sets one thread)
 from bench import SHARED_DATA  # noqa: E402
 from topic_data import default_sources, split  # noqa: E402
-from train_topics import IPTC_CATEGORY_ALIASES, IPTC_TOPICS, train  # noqa: E402
+import word_vectors  # noqa: E402
+from train_topics import IPTC_CATEGORY_ALIASES, IPTC_TOPICS, MEANING_WORDS, train  # noqa: E402
 from transforms.topic_model import TopicModel  # noqa: E402
 
 TARGETS = {"BBC News": 0.97, "AG News": 0.89}
@@ -44,11 +45,11 @@ def seeds_arg(value: str) -> list[int]:
     return seeds
 
 
-def score_split(data: Path, seed: int, work: Path) -> dict[str, tuple[float, float]]:
+def score_split(data: Path, seed: int, work: Path, vectors=None) -> dict[str, tuple[float, float]]:
     """{data set: (model accuracy, baseline accuracy)} on the 20% that `split(docs, seed)` holds out."""
     sources = default_sources(data)
     with contextlib.redirect_stdout(io.StringIO()):
-        meta = train(sources, IPTC_TOPICS, IPTC_CATEGORY_ALIASES, f"split{seed}", work / str(seed), seed)
+        meta = train(sources, IPTC_TOPICS, IPTC_CATEGORY_ALIASES, f"split{seed}", work / str(seed), seed, vectors)
     model = TopicModel.load(str(meta))
     accuracies = {}
     for name, docs in sources.items():
@@ -65,15 +66,17 @@ def main(argv=None):
     parser.add_argument("--data", type=Path, default=SHARED_DATA / "topics")
     parser.add_argument("--seeds", type=seeds_arg, default=seeds_arg("1-10"), help="split seeds, like 1-10 or 13,1-10 (13 is the packaged model's)")
     parser.add_argument("--jobs", type=int, default=2, help="splits trained at once (one core each)")
+    word_vectors.add_argument(parser)
     args = parser.parse_args(argv)
     if not (args.data / "bbc.jsonl").exists() or not (args.data / "ag_news.csv").exists():
         print(f"SKIPPED: no labelled topic data at {args.data} (needs bbc.jsonl and ag_news.csv)")
         return
+    vectors = word_vectors.load(args.vectors, MEANING_WORDS) if args.vectors else None
     names = list(TARGETS)
     print(f"{'seed':>4}  " + "  ".join(f"{n + ' model':>14} {'baseline':>8}" for n in names), flush=True)
     results = {}
     with tempfile.TemporaryDirectory() as work, ProcessPoolExecutor(args.jobs) as pool:
-        futures = {seed: pool.submit(score_split, args.data, seed, Path(work)) for seed in args.seeds}
+        futures = {seed: pool.submit(score_split, args.data, seed, Path(work), vectors) for seed in args.seeds}
         for seed, future in futures.items():
             results[seed] = future.result()
             print(f"{seed:4}  " + "  ".join(f"{results[seed][n][0]:14.4f} {results[seed][n][1]:8.4f}" for n in names),

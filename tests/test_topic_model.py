@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from conftest import shared_data
-from transforms.topic_model import DEFAULT_ARTEFACT, OTHER, TOPICS, TopicModel, batch_features, safe_slug
+from transforms.topic_model import (DEFAULT_ARTEFACT, OTHER, TOPICS, TopicModel, batch_features, batch_words,
+                                    safe_slug, word_keys, word_means)
 
 REPO = Path(__file__).parents[1]
 SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
@@ -145,10 +146,40 @@ def test_categories_nudge_but_do_not_override(model):
 
 
 def test_head_group_holds_only_the_opening_words():
-    words, bigrams, head = batch_features(["Kim gets car", None], ["Putin gave it. The engine is big.", "one two"], 4)
+    words, bigrams, head = batch_features(
+        batch_words(["Kim gets car", None], ["Putin gave it. The engine is big.", "one two"]), 4)
     assert np.bincount(words[0]).tolist() == [10, 2] and np.bincount(bigrams[0]).tolist() == [9, 1]
     assert np.bincount(head[0]).tolist() == [4, 2]
     assert set(head[1]).isdisjoint(words[1])  # hashed apart: a head word is its own feature
+
+
+def test_word_means_weigh_the_known_words_of_each_article_alone():
+    vocabulary = np.sort(word_keys(["car", "engine", "kim"]))
+    known = {int(key): row for row, key in enumerate(vocabulary)}
+    weight = np.zeros(3)
+    values = np.zeros((3, 2))
+    for word, w, value in (("car", 1.0, [1.0, 0.0]), ("engine", 3.0, [0.0, 1.0]), ("kim", 2.0, [4.0, 4.0])):
+        row = known[int(word_keys([word])[0])]
+        weight[row], values[row] = w, value
+    words = batch_words(["Kim car", None, None], ["engine engine", "nothing known here", "the car"])
+    means = word_means(words, 3, vocabulary, weight, values)
+    # kim (2) + car (1) + engine (3) twice, over the weights 2 + 1 + 3 + 3; no known word: zeros
+    assert np.allclose(means, [[9 / 9, 14 / 9], [0, 0], [1, 0]])
+
+
+NEWER_THAN_THE_TRAINING_DATA = [  # 2004-2005 news never had these words; GloVe (2014) has
+    ("economy-business-finance", "Bitcoin slumps", "Cryptocurrency traders sold bitcoin after regulators warned about exchanges."),
+    ("science-technology", "Tweets go viral", "A hashtag trended on Twitter as YouTube and Facebook users shared the clip."),
+    ("arts-culture-entertainment", "Rapper drops mixtape", "The rapper released a mixtape on Spotify featuring Drake and Rihanna."),
+]
+
+
+@pytest.mark.parametrize("slug, title, text", NEWER_THAN_THE_TRAINING_DATA, ids=lambda v: v if v in TOPICS else None)
+def test_the_meaning_group_knows_words_newer_than_the_training_data(slug, title, text):
+    model = TopicModel.load()
+    assert model.predict([title], [text])[0][0] == slug
+    model._meaning = None  # the hashed groups alone: these words were never seen
+    assert model.predict([title], [text])[0][0] == OTHER
 
 
 def test_deterministic_and_batch_independent(model):
@@ -172,7 +203,7 @@ def test_loads_fast_without_pickle(monkeypatch):
         assert all(arrays[name].dtype.kind != "O" for name in arrays.files)
     meta = json.loads(DEFAULT_ARTEFACT.read_text(encoding="utf-8"))
     assert model.version == meta["version"] and model.threshold == meta["threshold"]
-    assert DEFAULT_ARTEFACT.with_suffix(".npz").stat().st_size < 4_000_000
+    assert DEFAULT_ARTEFACT.with_suffix(".npz").stat().st_size < 5_000_000
 
 
 SEEDS = sorted((REPO / "seeds").glob("*.txt"))
@@ -193,7 +224,7 @@ def test_held_out_accuracy():
     from topic_data import default_sources, split
 
     model = TopicModel.load()
-    for name, floor in (("BBC News", 0.95), ("AG News", 0.88)):
+    for name, floor in (("BBC News", 0.97), ("AG News", 0.89)):  # the targets, met on this split
         _, test = split(default_sources(data)[name])
         probs = model.slug_probabilities([d.title for d in test], [d.text for d in test])
         accuracy = np.mean([model.slugs[i] == d.slug for i, d in zip(probs.argmax(axis=1), test)])

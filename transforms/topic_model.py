@@ -4,6 +4,9 @@ Inference is pure numpy. Words, word bigrams and the head's words (the title and
 hashed apart from the rest because the lead says most about what a story is) are hashed into 2**20
 buckets with a stable hash (a polynomial hash of the word mixed with splitmix64), so no vocabulary
 is stored. Each group is TF-IDF weighted (1 + log tf), L2-normalised and scaled by 1/sqrt(groups).
+A fourth group, when the artefact has it, is what the words mean: training averaged GloVe word
+vectors over each article's known words, and the artefact keeps each word's class scores folded
+from its vector, which the model averages the same way (`word_means`).
 
 The model keeps two weight tables, one for full articles and one for short snippets (a title and
 a sentence or two, as in a feed summary), because the two read differently: a soft gate on the
@@ -11,7 +14,8 @@ article's length mixes them. The softmax of the logits is the probability return
 `topic_score`; below the artefact's threshold the topic is OTHER.
 
 The artefact is a pair written by bench/train_topics.py: `topics-vN.npz` (bucket ids, idf,
-weights, biases; numpy arrays only, loaded with allow_pickle=False) and `topics-vN.json`
+weights, biases, the meaning group's word keys, idf and scores; numpy arrays only, loaded with
+allow_pickle=False) and `topics-vN.json`
 (taxonomy with IPTC codes, version, threshold, gate, category aliases). MODEL_CARD.md beside them
 says what it was trained on and how well it does.
 """
@@ -22,16 +26,17 @@ import json
 import math
 import re
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
 MODELS = Path(__file__).parent / "models"
-DEFAULT_ARTEFACT = MODELS / "topics-v1.json"
+DEFAULT_ARTEFACT = MODELS / "topics-v2.json"
 OTHER = "other"
 BUCKETS = 1 << 20  # bucket ids fit in 20 bits: (article << 20) | bucket keys a pair
 MAX_CHARS = 10_000  # the opening of a long article decides its topic; the cap bounds the cost
 
-_WORD = re.compile(r"\w+(?:['’]\w+)*")
+WORD = re.compile(r"\w+(?:['’]\w+)*")  # what the model counts as a word
 _NON_WORD = re.compile(r"[\W_]+")
 _MASK = np.uint64(BUCKETS - 1)
 
@@ -83,19 +88,46 @@ def word_keys(words: list[str]) -> np.ndarray:
     return np.add.reduceat(terms, starts)
 
 
-def batch_features(titles: list[str | None], texts: list[str],
-                   head_words: int) -> list[tuple[np.ndarray, np.ndarray]]:
+class BatchWords(NamedTuple):
+    """The words of a batch of articles, in order: each word's article index and 64-bit key."""
+    article: np.ndarray
+    keys: np.ndarray
+    lengths: list[int]
+
+
+def batch_words(titles: list[str | None], texts: list[str]) -> BatchWords:
+    words = [WORD.findall(article_text(title, text).lower()) for title, text in zip(titles, texts)]
+    lengths = [len(w) for w in words]
+    return BatchWords(np.repeat(np.arange(len(words)), lengths), word_keys([w for ws in words for w in ws]), lengths)
+
+
+def batch_features(words: BatchWords, head_words: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """(article index, bucket id) of every word, every word bigram and every word of the head (the
     title and first `head_words` words, hashed apart from the rest) of a batch: one pair per group."""
-    words = [_WORD.findall(article_text(title, text).lower()) for title, text in zip(titles, texts)]
-    lengths = [len(w) for w in words]
-    article = np.repeat(np.arange(len(words)), lengths)
-    keys = word_keys([w for ws in words for w in ws])
+    article, keys, lengths = words
     same_article = article[:-1] == article[1:]
     bigrams = keys[:-1][same_article] * np.uint64(0x100000001B3) + keys[1:][same_article]
     in_head = np.arange(len(keys)) - np.repeat(np.cumsum(lengths) - lengths, lengths).astype(np.int64) < head_words
     return [(article, _buckets(keys, 1)), (article[:-1][same_article], _buckets(bigrams, 2)),
             (article[in_head], _buckets(keys[in_head], 3))]
+
+
+def word_means(words: BatchWords, n: int, vocabulary: np.ndarray, weight: np.ndarray,
+               values: np.ndarray) -> np.ndarray:
+    """Per article, the `weight`-weighted mean of the `values` rows of its words found in the sorted
+    `vocabulary` (word keys); zeros for an article with none. The meaning group: training averages
+    word vectors with it, inference the class scores those vectors were folded into."""
+    position = np.minimum(np.searchsorted(vocabulary, words.keys), len(vocabulary) - 1)
+    found = vocabulary[position] == words.keys
+    article, rows = words.article[found], position[found]
+    weights = weight[rows]
+    totals = np.bincount(article, weights=weights, minlength=n)
+    means = np.zeros((n, values.shape[1]))
+    present = totals > 0
+    if present.any():
+        sums = np.add.reduceat(weights[:, None] * values[rows], np.searchsorted(article, np.flatnonzero(present)))
+        means[present] = sums / totals[present, None]
+    return means
 
 
 def article_gate(title: str | None, text: str | None, gate_chars: float, gate_slope: float) -> float:
@@ -131,6 +163,11 @@ class TopicModel:
             [np.zeros((1, 2 * k)), arrays["weights"].reshape(-1, 2 * k)]).astype(np.float32)
         self._bias = arrays["bias"].astype(np.float32).reshape(2, k)
         self._slug_column = np.array([self.slugs.index(c) for c in self.classes])
+        # The meaning group, when the artefact has one: each known word's class scores, folded from
+        # its word vector, averaged over the article's known words weighted by their idf.
+        self._meaning = (arrays["meaning_keys"], arrays["meaning_idf"].astype(np.float32),
+                         arrays["meaning_weights"].astype(np.float32).reshape(-1, 2 * k)
+                         ) if "meaning_keys" in arrays else None
 
     @classmethod
     def load(cls, path: str | None = None) -> "TopicModel":
@@ -142,8 +179,10 @@ class TopicModel:
 
     def _logits(self, titles: list[str | None], texts: list[str]) -> np.ndarray:
         n, k = len(texts), len(self.classes)
-        both = np.zeros((n, 2 * k))  # snippet-regime logits, then article-regime logits
-        groups = batch_features(titles, texts, self.head_words)
+        words = batch_words(titles, texts)
+        # snippet-regime logits, then article-regime logits
+        both = np.zeros((n, 2 * k)) if self._meaning is None else word_means(words, n, *self._meaning)
+        groups = batch_features(words, self.head_words)
         for article, buckets in groups:
             # Count each (article, bucket) pair; unique sorts them by article.
             pairs, counts = np.unique((article << 20) | buckets, return_counts=True)
