@@ -178,7 +178,7 @@ NEWER_THAN_THE_TRAINING_DATA = [  # 2004-2005 news never had these words; GloVe 
 def test_the_meaning_group_knows_words_newer_than_the_training_data(slug, title, text):
     model = TopicModel.load()
     assert model.predict([title], [text])[0][0] == slug
-    model._meaning = None  # the hashed groups alone: these words were never seen
+    model._meaning = None  # the hashed groups alone: the training data had too few of these words to decide
     assert model.predict([title], [text])[0][0] == OTHER
 
 
