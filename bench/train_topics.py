@@ -48,7 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from topic_data import SEED, TEST_SHARE, Doc, dedupe, default_sources, read_jsonl, split  # noqa: E402
 import word_vectors  # noqa: E402
 from transforms.topic_model import (BUCKETS, OTHER, TopicModel, article_gate, batch_features,  # noqa: E402
-                                    batch_words, word_keys, word_means)
+                                    batch_words, known_words, word_keys, word_means)
 
 FOLDS = 5
 MIN_DF = 2
@@ -121,10 +121,8 @@ class Vectoriser:
         if vectors is not None:
             keys, first = np.unique(word_keys(vectors[0]), return_index=True)
             self.vocabulary, self.vectors = keys, vectors[1][first]
-            words = batch_words([d.title for d in docs], [d.text for d in docs])
-            position = np.minimum(np.searchsorted(keys, words.keys), len(keys) - 1)
-            found = keys[position] == words.keys
-            seen_in = np.unique((words.article[found].astype(np.int64) << 32) | position[found]) & 0xFFFFFFFF
+            article, rows = known_words(batch_words([d.title for d in docs], [d.text for d in docs]), keys)
+            seen_in = np.unique((article.astype(np.int64) << 32) | rows) & 0xFFFFFFFF  # each word once an article
             df_words = np.bincount(seen_in, minlength=len(keys))
             # A word no training article has weighs least: 1, the idf of a word in every article.
             self.meaning_idf = (np.log((len(docs) + 1) / (df_words + 1)) + 1).astype(np.float16).astype(np.float32)

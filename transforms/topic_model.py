@@ -112,14 +112,20 @@ def batch_features(words: BatchWords, head_words: int) -> list[tuple[np.ndarray,
             (article[in_head], _buckets(keys[in_head], 3))]
 
 
+def known_words(words: BatchWords, vocabulary: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(article index, row in `vocabulary`) of each word of the batch found in the sorted `vocabulary`
+    (word keys), in the batch's order."""
+    position = np.minimum(np.searchsorted(vocabulary, words.keys), len(vocabulary) - 1)
+    found = vocabulary[position] == words.keys
+    return words.article[found], position[found]
+
+
 def word_means(words: BatchWords, n: int, vocabulary: np.ndarray, weight: np.ndarray,
                values: np.ndarray) -> np.ndarray:
     """Per article, the `weight`-weighted mean of the `values` rows of its words found in the sorted
     `vocabulary` (word keys); zeros for an article with none. The meaning group: training averages
     word vectors with it, inference the class scores those vectors were folded into."""
-    position = np.minimum(np.searchsorted(vocabulary, words.keys), len(vocabulary) - 1)
-    found = vocabulary[position] == words.keys
-    article, rows = words.article[found], position[found]
+    article, rows = known_words(words, vocabulary)
     weights = weight[rows]
     totals = np.bincount(article, weights=weights, minlength=n)
     means = np.zeros((n, values.shape[1]))
