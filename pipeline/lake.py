@@ -30,7 +30,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.dataset as ds
 
-from pipeline.layout import PARTITIONED_BY, RUNS, STAGING, TABLE_SCHEMAS
+from pipeline.layout import PARTITIONED_BY, RUNS, STAGING, TABLE_SCHEMAS, partition_folder
 from pipeline.options import Settings
 
 # The tables a query reads (the ledger is `newsbeam check`'s).
@@ -330,7 +330,7 @@ def table_files(folder: str, table: str) -> str:
     The folder's own name is escaped, so a lake at 'lk[1]' is not read as a pattern."""
     folder = glob.escape(folder)
     if table in PARTITIONED_BY:
-        return os.path.join(folder, table, f"{PARTITIONED_BY[table]}=*", "*.parquet")
+        return os.path.join(folder, table, partition_folder(PARTITIONED_BY[table], "*"), "*.parquet")
     return os.path.join(folder, table, "*.parquet")
 
 

@@ -29,7 +29,12 @@ TABLES = tuple(TABLE_SCHEMAS)
 PARTITIONED_BY = {"articles": "topic"}  # hive style: a folder `topic=<slug>` for each value
 
 
+def partition_folder(column: str, value: str) -> str:
+    """The hive-style name of the folder of one partition value: `topic=sport`."""
+    return f"{column}={value}"
+
+
 def topic_folder(path: str) -> str | None:
     """The topic an articles file's folder names (`articles/topic=<slug>/...`), or None."""
-    prefix = f"{PARTITIONED_BY['articles']}="
+    prefix = partition_folder(PARTITIONED_BY["articles"], "")
     return next((part[len(prefix):] for part in path.split("/") if part.startswith(prefix)), None)

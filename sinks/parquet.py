@@ -26,6 +26,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 from apache_beam.transforms.window import GlobalWindows
 
+from pipeline.layout import partition_folder
 from transforms.stage_time import StageTime
 
 TEMPORARY_SUFFIX = ".parquet.tmp"
@@ -172,7 +173,7 @@ class WriteFile(beam.DoFn):
 def table_folder(output: str, table: str, partition_by: str | None, partition: str) -> str:
     """`<output>/<table>`, or the hive-style folder of one partition, `<output>/<table>/<column>=<value>`."""
     folder = FileSystems.join(output, table)
-    return FileSystems.join(folder, f"{partition_by}={partition}") if partition_by else folder
+    return FileSystems.join(folder, partition_folder(partition_by, partition)) if partition_by else folder
 
 
 def write_files(folder: str, run_id: str, shard: int, schema: pa.Schema, tables: Iterable[pa.Table],
