@@ -2,7 +2,7 @@
 read, exact duplicates dropped, and split into the training 80% and the held-out 20%.
 
 Shared by bench/train_topics.py (which sees only the 80%), bench/topics_eval.py and the held-out
-test (which score the 20%). Only the standard library: the test needs no training packages.
+test (which score the 20%). No training packages: the test needs none.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ import random
 import re
 from dataclasses import dataclass
 from pathlib import Path
+
+from transforms.topic_model import OTHER
 
 SEED = 13
 TEST_SHARE = 0.2
@@ -100,3 +102,23 @@ def default_sources(data: Path) -> dict[str, list[Doc]]:
     seen: set[str] = set()
     return {"BBC News": dedupe(read_bbc(data / "bbc.jsonl"), seen),
             "AG News": dedupe(read_ag(data / "ag_news.csv"), seen)}
+
+
+def add_jsonl_arguments(parser) -> None:
+    """The flags that name a user's own labelled JSONL and its taxonomy (read by `jsonl_source`)."""
+    parser.add_argument("--jsonl", type=Path, help="your own labelled articles, one JSON object a line")
+    parser.add_argument("--text-field", default="text")
+    parser.add_argument("--label-field", default="label")
+    parser.add_argument("--title-field")
+    parser.add_argument("--taxonomy", type=Path, help="JSON: topics (slug -> IPTC code), labels (label -> slug)")
+
+
+def jsonl_source(args) -> tuple[dict[str, str], dict[str, list[str]], dict[str, list[Doc]]]:
+    """(topics, category aliases, {source name: docs}) of the JSONL and taxonomy the flags name."""
+    spec = json.loads(args.taxonomy.read_text(encoding="utf-8")) if args.taxonomy else {}
+    docs = dedupe(read_jsonl(args.jsonl, args.text_field, args.label_field, args.title_field, spec.get("labels")), set())
+    topics = dict(spec.get("topics") or {s: "" for s in sorted({d.slug for d in docs})})
+    topics.setdefault(OTHER, "")
+    aliases = spec.get("category_aliases") or {s: s.split("-") for s in topics if s != OTHER}
+    return topics, aliases, {args.jsonl.stem: docs}
+

@@ -8,8 +8,16 @@ set's own 80%, with sklearn's defaults. Accuracy and macro-F1 are of the top slu
 thresholded line counts OTHER as wrong. Throughput is TopicModel.predict in batches of 256
 on one thread, in articles per CPU-second.
 
-Then, out of domain, the model alone on the full articles of ../shared/data/story-clusters (2017,
-other publishers, categories mapped as AG News's are), which no training or choice ever used.
+Then, out of domain (with the shared data only), the model alone on the full articles of
+../shared/data/story-clusters (2017, other publishers, categories mapped as AG News's are), which
+no training or choice ever used.
+
+A model you trained (bench/train_topics.py --out DIR), on the same data or on your own JSONL,
+given as it was given to the training:
+
+    python bench/topics_eval.py --model DIR/topics-VERSION.json
+    python bench/topics_eval.py --model my-model/topics-my-v1.json --jsonl mine.jsonl \\
+        --text-field text --label-field label [--title-field title] [--taxonomy taxonomy.json]
 """
 
 from __future__ import annotations
@@ -33,7 +41,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 from bench import SHARED_DATA  # noqa: E402
-from topic_data import default_sources, read_news_clusters, split  # noqa: E402
+from topic_data import add_jsonl_arguments, default_sources, jsonl_source, read_news_clusters, split  # noqa: E402
 from transforms.topic_model import OTHER, TopicModel  # noqa: E402
 
 
@@ -70,16 +78,22 @@ def throughput(model, docs, batch=256):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=SHARED_DATA / "topics")
+    add_jsonl_arguments(parser)
+    parser.add_argument("--model", type=Path, help="a trained artefact's .json (default: the packaged model)")
     args = parser.parse_args(argv)
-    if not (args.data / "bbc.jsonl").exists() or not (args.data / "ag_news.csv").exists():
+    if args.jsonl:
+        _, _, sources = jsonl_source(args)
+    elif (args.data / "bbc.jsonl").exists() and (args.data / "ag_news.csv").exists():
+        sources = default_sources(args.data)
+    else:
         print(f"SKIPPED: no labelled topic data at {args.data} (needs bbc.jsonl and ag_news.csv)")
         return
     started = time.perf_counter()
-    model = TopicModel.load()
+    model = TopicModel.load(str(args.model) if args.model else None)
     print(f"model topics-{model.version}: loaded in {time.perf_counter() - started:.3f}s, threshold {model.threshold}")
     print(f"{'data set':10} {'test':>5}  {'model acc':>9} {'macro-F1':>8}  {'baseline acc':>12} {'macro-F1':>8}"
           f"  {'thresholded acc':>15} {'to other':>8}  {'articles/cpu-s':>14}")
-    for name, docs in default_sources(args.data).items():
+    for name, docs in sources.items():
         train, test = split(docs)
         truth = [d.slug for d in test]
         labels = sorted(set(truth))
@@ -90,7 +104,7 @@ def main(argv=None):
               f"  {accuracy_score(truth, thresholded):15.4f} {np.mean([s == OTHER for s in thresholded]):8.1%}"
               f"  {throughput(model, test):14.0f}")
     clusters = args.data.parent / "story-clusters" / "articles.jsonl"
-    if clusters.exists():
+    if not args.jsonl and clusters.exists():
         docs = read_news_clusters(clusters)
         truth = [d.slug for d in docs]
         top, thresholded = model_predictions(model, docs)

@@ -11,8 +11,9 @@ Your own labelled JSONL, one article per line, with your own taxonomy:
     python bench/train_topics.py --jsonl mine.jsonl --text-field text --label-field label \\
         [--title-field title] [--taxonomy taxonomy.json] --out my-model/ [--version my-v1]
 
-and load it with `TopicModel.load("my-model/topics-my-v1.json")`. Without --taxonomy the labels
-must already be slugs ([a-z0-9-]); with it, taxonomy.json is
+and load it with `TopicModel.load("my-model/topics-my-v1.json")`; bench/topics_eval.py with the same
+data flags and --model my-model/topics-my-v1.json scores it on the held-out 20%. Without --taxonomy
+the labels must already be slugs ([a-z0-9-]); with it, taxonomy.json is
     {"topics": {"slug": "IPTC code or empty", ...},
      "labels": {"label as in the file": "slug", ...},
      "category_aliases": {"slug": ["feed category word", ...]}}   (the last one optional)
@@ -45,7 +46,8 @@ from sklearn.naive_bayes import ComplementNB
 from sklearn.svm import LinearSVC
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from topic_data import SEED, TEST_SHARE, Doc, dedupe, default_sources, read_jsonl, split  # noqa: E402
+from topic_data import (SEED, TEST_SHARE, Doc, add_jsonl_arguments, default_sources,  # noqa: E402
+                        jsonl_source, split)
 import word_vectors  # noqa: E402
 from transforms.topic_model import (BUCKETS, OTHER, TopicModel, article_gate, batch_features,  # noqa: E402
                                     batch_words, known_words, word_keys, word_means)
@@ -372,23 +374,13 @@ def check_artefact(meta_path, sample, plain, meaning, svm, cnb, choice, temperat
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, help="shared/data/topics (bbc.jsonl, ag_news.csv)")
-    parser.add_argument("--jsonl", type=Path, help="your own labelled articles instead")
-    parser.add_argument("--text-field", default="text")
-    parser.add_argument("--label-field", default="label")
-    parser.add_argument("--title-field")
-    parser.add_argument("--taxonomy", type=Path, help="JSON: topics (slug -> IPTC code), labels (label -> slug)")
+    add_jsonl_arguments(parser)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--version", default="v2")
     word_vectors.add_argument(parser)
     args = parser.parse_args(argv)
     if args.jsonl:
-        spec = json.loads(args.taxonomy.read_text(encoding="utf-8")) if args.taxonomy else {}
-        docs = dedupe(read_jsonl(args.jsonl, args.text_field, args.label_field, args.title_field,
-                                 spec.get("labels")), set())
-        topics = dict(spec.get("topics") or {s: "" for s in sorted({d.slug for d in docs})})
-        topics.setdefault(OTHER, "")
-        aliases = spec.get("category_aliases") or {s: s.split("-") for s in topics if s != OTHER}
-        sources = {args.jsonl.stem: docs}
+        topics, aliases, sources = jsonl_source(args)
     elif args.data:
         topics, aliases, sources = IPTC_TOPICS, IPTC_CATEGORY_ALIASES, default_sources(args.data)
     else:
