@@ -116,9 +116,9 @@ def add_jsonl_arguments(parser) -> None:
 def jsonl_source(args) -> tuple[dict[str, str], dict[str, list[str]], dict[str, list[Doc]]]:
     """(topics, category aliases, {source name: docs}) of the JSONL and taxonomy the flags name."""
     spec = json.loads(args.taxonomy.read_text(encoding="utf-8")) if args.taxonomy else {}
-    docs = dedupe(read_jsonl(args.jsonl, args.text_field, args.label_field, args.title_field, spec.get("labels")), set())
+    docs = dedupe(read_jsonl(args.jsonl, args.text_field, args.label_field, args.title_field, spec.get("labels")),
+                  set())
     topics = dict(spec.get("topics") or {s: "" for s in sorted({d.slug for d in docs})})
     topics.setdefault(OTHER, "")
     aliases = spec.get("category_aliases") or {s: s.split("-") for s in topics if s != OTHER}
     return topics, aliases, {args.jsonl.stem: docs}
-

@@ -1,5 +1,5 @@
 """bench/train_topics.py, the documented retraining: a user's own labelled JSONL and taxonomy in, an
-artefact out that the pipeline loads, scored by bench/topics_eval.py on the 20% it held out.
+artefact out that TopicModel loads, scored by bench/topics_eval.py on the 20% it held out.
 Trained here on a small made-up corpus (no shared data)."""
 
 import json
