@@ -49,8 +49,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from topic_data import (SEED, TEST_SHARE, Doc, add_jsonl_arguments, default_sources,  # noqa: E402
                         jsonl_source, split)
 import word_vectors  # noqa: E402
-from transforms.topic_model import (BUCKETS, OTHER, TopicModel, article_gate, batch_features,  # noqa: E402
-                                    batch_words, known_words, word_keys, word_means)
+from transforms.topic_model import (BUCKETS, OTHER, BatchWords, TopicModel, article_gate,  # noqa: E402
+                                    batch_features, batch_words, known_words, word_keys, word_means)
 
 FOLDS = 5
 MIN_DF = 2
@@ -113,7 +113,8 @@ class Vectoriser:
     with word vectors, the meaning group: each article's idf-weighted mean word vector."""
 
     def __init__(self, docs: list[Doc], vectors: tuple[list[str], np.ndarray] | None = None):
-        df = np.bincount(sum(self._counts(docs)).indices, minlength=BUCKETS)
+        words = doc_words(docs)
+        df = np.bincount(sum(self._counts(words, len(docs))).indices, minlength=BUCKETS)
         self.buckets = np.flatnonzero(df >= MIN_DF)
         self.idf_default = float(np.log(len(docs) + 1) + 1)
         self.idf = np.full(BUCKETS, self.idf_default, dtype=np.float32)
@@ -123,7 +124,7 @@ class Vectoriser:
         if vectors is not None:
             keys, first = np.unique(word_keys(vectors[0]), return_index=True)
             self.vocabulary, self.vectors = keys, vectors[1][first]
-            article, rows = known_words(batch_words([d.title for d in docs], [d.text for d in docs]), keys)
+            article, rows = known_words(words, keys)
             seen_in = np.unique((article.astype(np.int64) << 32) | rows) & 0xFFFFFFFF  # each word once an article
             df_words = np.bincount(seen_in, minlength=len(keys))
             # A word no training article has weighs least: 1, the idf of a word in every article.
@@ -131,15 +132,14 @@ class Vectoriser:
             self.meaning_idf[df_words == 0] = 1.0
 
     @staticmethod
-    def _counts(docs: list[Doc]) -> list[sp.csr_matrix]:
-        return [sp.csr_matrix((np.ones(len(buckets)), (article, buckets)), shape=(len(docs), BUCKETS))
-                for article, buckets in batch_features(batch_words([d.title for d in docs], [d.text for d in docs]),
-                                                       HEAD_WORDS)]
+    def _counts(words: BatchWords, n: int) -> list[sp.csr_matrix]:
+        return [sp.csr_matrix((np.ones(len(buckets)), (article, buckets)), shape=(n, BUCKETS))
+                for article, buckets in batch_features(words, HEAD_WORDS)]
 
     def transform(self, docs: list[Doc]) -> sp.csr_matrix:
         """Rows: sublinear TF-IDF of each feature group (words, bigrams, head words), each with norm 1/sqrt(3)."""
         x = sp.csr_matrix((len(docs), BUCKETS))
-        groups = self._counts(docs)
+        groups = self._counts(doc_words(docs), len(docs))
         for group in groups:
             group.sum_duplicates()
             group.data = (1 + np.log(group.data)) * self.idf[group.indices]
@@ -151,8 +151,8 @@ class Vectoriser:
         """Rows: each article's idf-weighted mean word vector times MEANING_SCALE (None without vectors)."""
         if self.vocabulary is None:
             return None
-        words = batch_words([d.title for d in docs], [d.text for d in docs])
-        return sp.csr_matrix(MEANING_SCALE * word_means(words, len(docs), self.vocabulary, self.meaning_idf, self.vectors))
+        return sp.csr_matrix(MEANING_SCALE * word_means(doc_words(docs), len(docs), self.vocabulary, self.meaning_idf,
+                                                        self.vectors))
 
     @staticmethod
     def augment(x: sp.csr_matrix, docs: list[Doc], copy_scale: float, gate: float | None = None) -> sp.csr_matrix:
@@ -163,6 +163,10 @@ class Vectoriser:
         gate = gates(docs) if gate is None else np.full(len(docs), gate)
         article, snippet = sp.diags(copy_scale * gate), sp.diags(copy_scale * (1 - gate))
         return sp.hstack([x, article @ x, snippet @ x, gate[:, None], 1 - gate[:, None]]).tocsr()
+
+
+def doc_words(docs: list[Doc]) -> BatchWords:
+    return batch_words([d.title for d in docs], [d.text for d in docs])
 
 
 def gates(docs: list[Doc]) -> np.ndarray:
