@@ -33,7 +33,6 @@ import collections
 import functools
 import itertools
 import json
-import re
 import sys
 from pathlib import Path
 
@@ -49,7 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from topic_data import (SEED, TEST_SHARE, Doc, add_jsonl_arguments, default_sources,  # noqa: E402
                         jsonl_source, split)
 import word_vectors  # noqa: E402
-from transforms.topic_model import (BUCKETS, OTHER, BatchWords, TopicModel, article_gate,  # noqa: E402
+from transforms.topic_model import (BUCKETS, OTHER, SLUG, BatchWords, TopicModel, article_gate,  # noqa: E402
                                     batch_features, batch_words, known_words, word_keys, word_means)
 
 FOLDS = 5
@@ -82,7 +81,6 @@ IPTC_CATEGORY_ALIASES = {
     "arts-culture-entertainment": ["entertainment", "arts", "culture", "music", "film", "films", "movies",
                                    "tv", "television", "books", "theatre", "showbiz"],
 }
-SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 
 
 def cross_regime_docs(docs: list[Doc], folds: np.ndarray) -> tuple[list[Doc], np.ndarray]:

@@ -17,7 +17,7 @@ from transforms.read import ReadArticles
 from transforms.signature_store import signature_folder, write_signatures
 from transforms.stories import AssignStories, remember_stories
 from transforms.story_memory import memory_folder
-from transforms.topic_model import TOPICS
+from transforms.topic_model import taxonomy
 from transforms.topics import ClassifyTopics
 
 
@@ -76,7 +76,7 @@ class WriteLake(beam.PTransform):
 
         return (
             articles | "WriteArticles" >> table(
-                "articles", partition_by=PARTITIONED_BY["articles"], allowed_partitions=TOPICS),
+                "articles", partition_by=PARTITIONED_BY["articles"], allowed_partitions=taxonomy(s.topic_model)),
             duplicates | "WriteDuplicates" >> table("duplicates"),
             rejects | "WriteRejects" >> table("rejects"),
             ledger | "WriteLedger" >> table("ledger"),

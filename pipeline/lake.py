@@ -24,13 +24,15 @@ query, so a Lake kept open in a notebook sees the runs that finish later.
 from __future__ import annotations
 
 import glob
+import json
 import os
+from collections.abc import Callable
 
 import duckdb
 import pyarrow as pa
 import pyarrow.dataset as ds
 
-from pipeline.layout import PARTITIONED_BY, RUNS, STAGING, TABLE_SCHEMAS, partition_folder
+from pipeline.layout import PARTITIONED_BY, RUNS, STAGING, TABLE_SCHEMAS, partition_folder, run_topics
 from pipeline.options import Settings
 
 # The tables a query reads (the ledger is `newsbeam check`'s).
@@ -246,6 +248,11 @@ class Lake:
     def finished_runs(self) -> list[str]:
         return [run_id for (run_id,) in self.sql("SELECT run_id FROM runs ORDER BY run_id").fetchall()]
 
+    def topics(self) -> list[str]:
+        """The topics of the taxonomies its runs classified into (a lake with none: the packaged model's)."""
+        manifests = [json.loads(manifest) for (manifest,) in self.sql("SELECT manifest::VARCHAR FROM runs").fetchall()]
+        return sorted({slug for manifest in manifests or [{}] for slug in run_topics(manifest)})
+
     def dataset(self, table: str) -> ds.Dataset:
         """The finished runs' rows of one table as a pyarrow dataset (the files as of this call)."""
         if table not in FILE_TABLES:
@@ -259,14 +266,14 @@ class Lake:
 
     def latest_stories(self, since=None, topic: str | None = None, rows: int | None = None) -> duckdb.DuckDBPyRelation:
         """The largest stories, then the latest; `since` keeps those with an article seen since then."""
-        condition, params = matching(since=since, topic=topic)
+        condition, params = matching(self.topics, since=since, topic=topic)
         params["rows"] = rows or self.settings.query_rows
         return self.sql(LATEST_STORIES.format(condition=condition), params)
 
     def top_entities(self, topic: str | None = None, label: str | None = None,
                      rows: int | None = None) -> duckdb.DuckDBPyRelation:
         """The entities named in the most articles, with their mentions and stories."""
-        condition, params = matching(topic=topic, label=label)
+        condition, params = matching(self.topics, topic=topic, label=label)
         params["rows"] = rows or self.settings.query_rows
         return self.sql(TOP_ENTITIES.format(condition=condition), params)
 
@@ -275,7 +282,7 @@ class Lake:
         terms = [term for (term,) in self.sql(QUERY_TERMS, {"query": query}).fetchall()]
         if not terms:
             raise ValueError(f"the search '{query}' has no word to look for")
-        condition, params = matching(topic=topic)
+        condition, params = matching(self.topics, topic=topic)
         s = self.settings
         params |= {"rows": rows or s.query_rows, "k1": s.search_bm25_k1, "b": s.search_bm25_b,
                    "title_weight": s.search_title_weight,
@@ -340,22 +347,16 @@ def stem_prefix(term: str) -> str:
     return term[:-1] if term.endswith("y") else term
 
 
-def matching(**filters) -> tuple[str, dict]:
-    """The SQL condition for the FILTERS given a value (true when none is), and its parameters."""
+def matching(topics: Callable[[], list[str]], **filters) -> tuple[str, dict]:
+    """The SQL condition for the FILTERS given a value (true when none is), and its parameters; a
+    topic must be one of `topics()`, the lake's, in any case."""
     given = {name: value for name, value in filters.items() if value is not None}
     if "topic" in given:
-        given["topic"] = topic_slug(given["topic"])
+        slug, known = given["topic"].strip().lower(), topics()
+        if slug not in known:
+            raise ValueError(f"there is no topic '{given['topic']}'; the topics are {', '.join(known)}")
+        given["topic"] = slug
     return " AND ".join(FILTERS[name] for name in given) or "true", given
-
-
-def topic_slug(topic: str) -> str:
-    """`topic` as the lake stores it, one of the slugs of transforms/topic_model.py, in any case."""
-    from transforms.topic_model import TOPICS  # imported here: it loads the topic model's labels
-
-    slug = topic.strip().lower()
-    if slug not in TOPICS:
-        raise ValueError(f"there is no topic '{topic}'; the topics are {', '.join(TOPICS)}")
-    return slug
 
 
 def sql_text(value: str) -> str:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import pyarrow as pa
 
 from pipeline.article import ARTICLE_SCHEMA, DUPLICATE_SCHEMA, LEDGER_SCHEMA, REJECT_SCHEMA
+from transforms.topic_model import TOPICS
 
 RUNS = "_runs"
 STATE = "_state"
@@ -38,3 +39,9 @@ def topic_folder(path: str) -> str | None:
     """The topic an articles file's folder names (`articles/topic=<slug>/...`), or None."""
     prefix = partition_folder(PARTITIONED_BY["articles"], "")
     return next((part[len(prefix):] for part in path.split("/") if part.startswith(prefix)), None)
+
+
+def run_topics(manifest: dict) -> dict[str, str]:
+    """The topics a run's articles could be partitioned by (slug -> IPTC code): the taxonomy its
+    manifest records, or for a run from before manifests recorded it, the packaged model's."""
+    return manifest.get("topics") or TOPICS

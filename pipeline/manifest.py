@@ -14,7 +14,8 @@ from typing import Any
 
 from apache_beam.io.filesystems import FileSystems
 
-from pipeline.layout import TABLE_SCHEMAS, TABLES, topic_folder
+from pipeline.commit import read_json
+from pipeline.layout import RUNS, TABLE_SCHEMAS, TABLES, topic_folder
 from sinks.parquet import AtomicParquetFile, file_name, read_parquet, read_parquet_metadata
 from transforms.read import escape_pattern, matched_paths
 
@@ -61,6 +62,12 @@ def count_outputs(root: str) -> dict[str, Any]:
         "sources": sum(ledger.values()),
         "files": files,
     }
+
+
+def newest_manifest(output: str) -> dict | None:
+    """The manifest of the lake's newest run, by run id (which starts with its time); None for none."""
+    paths = matched_paths(FileSystems.join(escape_pattern(output), RUNS, "*.json"))
+    return read_json(max(paths)) if paths else None
 
 
 def write_empty_tables(root: str, run_id: str) -> None:

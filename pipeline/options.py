@@ -133,6 +133,7 @@ class Settings:
     # each time (quadratic: a run of 8,000 '?' takes 8 s); longer runs get a space every this many
     ner_max_run_chars: int = 100
     # topics
+    topic_model: str | None = None  # a retrained artefact's .json (bench/train_topics.py); None: the packaged one
     topic_threshold: float | None = None  # None: the model's own documented threshold
     # stories
     story_title_weight: int = 3  # the title's words count this many times in the TF-IDF vector

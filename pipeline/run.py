@@ -11,12 +11,14 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 
 from pipeline.graph import IngestArticles, WriteLake
 from pipeline.commit import commit_run, lake_lock, recover, staging_root
-from pipeline.manifest import count_outputs, new_run_id, stage_metrics, write_empty_tables
+from pipeline.layout import run_topics
+from pipeline.manifest import count_outputs, new_run_id, newest_manifest, stage_metrics, write_empty_tables
 from pipeline.options import DEFAULT_RUNNER, LOCAL_RUNNER_KEYS, LOCAL_STREAMING_RUNNER, Settings, runner_key
 from pipeline.state import fold_feed_states
 from transforms.entities import installed_ner_models, is_installed
 from transforms.signature_store import expire_signatures, signature_folder
 from transforms.story_memory import expire_story_memory, memory_folder
+from transforms.topic_model import TopicModel
 
 
 class RunOptions(PipelineOptions):
@@ -63,20 +65,38 @@ def installed_ner_model(settings: Settings) -> str:
     raise RuntimeError(f"the spaCy model {settings.ner_model} is not installed (pip install it, or pass --ner-model)")
 
 
+def topic_taxonomy(settings: Settings, output: str) -> dict[str, str]:
+    """The topics the workers' model classifies into (slug -> IPTC code), once the model has been
+    found to load and its taxonomy to keep every topic of the lake's newest run, with the same code:
+    a lake's topic partitions mean one thing across its runs."""
+    try:
+        topics = TopicModel.load(settings.topic_model).topics
+    except Exception as error:  # noqa: BLE001 - missing, unreadable or not an artefact: one sentence
+        raise ValueError(f"the topic model {settings.topic_model} cannot be loaded: {error}") from None
+    newest = newest_manifest(output)
+    lake_topics = run_topics(newest) if newest else {}
+    changed = sorted(slug for slug, code in lake_topics.items() if topics.get(slug) != code)
+    if changed:
+        raise ValueError(f"the lake {output} has topics this model does not classify into with the same IPTC code "
+                         f"({', '.join(changed)}): write its output to another lake")
+    return topics
+
+
 def run_pipeline(inputs: list[str], output: str, settings: Settings = Settings(),
                  beam_args: list[str] | None = None, run_id: str | None = None,
                  feeds: list[str] = (), now: datetime | None = None) -> dict:
     """Run the pipeline into `output`, holding its lock, and commit the run; returns the manifest.
     `now` is the time the run polls its feeds at and keeps state by (default: the real time)."""
     settings = dataclasses.replace(settings, ner_model=installed_ner_model(settings))  # before the lake is touched
+    topics = topic_taxonomy(settings, output)
     with lake_lock(output):
         recover(output)
         started_at = now or datetime.now(timezone.utc)
-        return _run_and_commit(inputs, list(feeds), output, settings, beam_args or [],
+        return _run_and_commit(inputs, list(feeds), output, settings, topics, beam_args or [],
                                run_id or new_run_id(started_at), started_at)
 
 
-def _run_and_commit(inputs, feeds, output, settings, beam_args, run_id, started_at) -> dict:
+def _run_and_commit(inputs, feeds, output, settings, topics, beam_args, run_id, started_at) -> dict:
     options = pipeline_options(beam_args)
     staging = staging_root(output, run_id)
     started = time.monotonic()
@@ -99,6 +119,7 @@ def _run_and_commit(inputs, feeds, output, settings, beam_args, run_id, started_
         "runner": options.view_as(StandardOptions).runner,
         "settings": dataclasses.asdict(settings),
         "ner_models": installed_ner_models(settings),
+        "topics": topics,
         "beam_args": beam_args,
         "counts": count_outputs(staging),
         "metrics": stage_metrics(result),

@@ -29,7 +29,7 @@ from apache_beam.utils.timestamp import MAX_TIMESTAMP
 from pipeline.commit import read_json
 from pipeline.layout import RUNS
 from pipeline.options import LOCAL_STREAMING_RUNNER, Settings, runner_key
-from pipeline.run import installed_ner_model, pipeline_options
+from pipeline.run import installed_ner_model, pipeline_options, topic_taxonomy
 from sinks.windowed_parquet import WriteWindowRuns
 from transforms.clean import CleanArticles
 from transforms.dedupe_streaming import StreamingDedupe
@@ -78,6 +78,7 @@ def run_streaming(feeds: list[str], output: str, settings: Settings = Settings()
     FnApiRunner unless another runner is asked for) and is waited for. Returns the stream's id
     (in its runs' ids) and the runner's result."""
     settings = dataclasses.replace(settings, ner_model=installed_ner_model(settings))
+    topic_taxonomy(settings, output)
     args = list(beam_args) if stop_after else [*beam_args, "--streaming"]
     options = pipeline_options(args)
     runner = options.view_as(StandardOptions).runner

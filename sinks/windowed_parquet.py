@@ -35,7 +35,7 @@ from pipeline.layout import PARTITIONED_BY, TABLE_SCHEMAS
 from pipeline.manifest import count_outputs, write_empty_tables
 from pipeline.options import Settings
 from sinks.parquet import FileOf, stable_shard, table_folder, write_files
-from transforms.topic_model import TOPICS
+from transforms.topic_model import taxonomy
 
 OUTCOMES = {"read": "read", "articles": "kept", "duplicates": "duplicates", "rejects": "rejected"}
 
@@ -74,6 +74,7 @@ class CommitWindowRun(beam.DoFn):
         self.output = output
         self.stream_id = stream_id
         self.settings = settings
+        self.topics = taxonomy(settings.topic_model)
 
     def process(self, keyed, window=beam.DoFn.WindowParam, pane=beam.DoFn.PaneInfoParam) -> Iterator[str]:
         shard, records = keyed
@@ -103,6 +104,7 @@ class CommitWindowRun(beam.DoFn):
             "pane": {"index": pane.index, "timing": PaneInfoTiming.to_string(pane.timing)},
             "output": self.output,
             "settings": dataclasses.asdict(self.settings),
+            "topics": self.topics,
             "counts": count_outputs(staging),
         }
         yield commit_run(self.output, run_id, manifest)
@@ -110,7 +112,7 @@ class CommitWindowRun(beam.DoFn):
     def folders(self, staging: str, table: str, rows: list[dict]) -> Iterator[tuple[str, list[dict]]]:
         """The table's folder, one per topic for articles, as the batch writer lays them out."""
         partition_by = PARTITIONED_BY.get(table)
-        file_of = FileOf(partition_by, TOPICS, shards=1)
+        file_of = FileOf(partition_by, self.topics, shards=1)
         by_partition: dict[str, list[dict]] = defaultdict(list)
         for row in rows:
             by_partition[file_of(row)[0]].append(row)

@@ -10,7 +10,7 @@ import pytest
 
 from conftest import shared_data
 from transforms.topic_model import (DEFAULT_ARTEFACT, OTHER, TOPICS, TopicModel, batch_features, batch_words,
-                                    safe_slug, word_keys, word_means)
+                                    word_keys, word_means)
 
 REPO = Path(__file__).parents[1]
 SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
@@ -125,15 +125,15 @@ def test_hostile_categories_cannot_make_a_slug(model):
         for slug, score in model.predict([title, value, None], [text, value, value],
                                          [[value], [value, value], [value] * 3]):
             assert slug in model.slugs and SLUG.fullmatch(slug) and 0 <= score <= 1
-        assert safe_slug(value) in TOPICS
+        assert model.safe_slug(value) in TOPICS
 
 
-def test_safe_slug():
-    assert safe_slug("sport") == "sport" and safe_slug(" Sport ") == "sport"
-    assert safe_slug("15000000") == "sport"
+def test_safe_slug(model):
+    assert model.safe_slug("sport") == "sport" and model.safe_slug(" Sport ") == "sport"
+    assert model.safe_slug("15000000") == "sport"
     for value in HOSTILE:
-        assert safe_slug(value) in TOPICS
-    assert safe_slug("../../x") == OTHER and safe_slug("topic=evil/") == OTHER
+        assert model.safe_slug(value) in TOPICS
+    assert model.safe_slug("../../x") == OTHER and model.safe_slug("topic=evil/") == OTHER
 
 
 def test_categories_nudge_but_do_not_override(model):

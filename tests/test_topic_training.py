@@ -2,6 +2,8 @@
 artefact out that TopicModel loads, scored by bench/topics_eval.py on the 20% it held out.
 Trained here on a small made-up corpus (no shared data)."""
 
+import contextlib
+import io
 import json
 import random
 import sys
@@ -10,6 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from pipeline.check import check_lake
+from pipeline.cli import main as newsbeam
+from pipeline.lake import Lake
+from pipeline.options import Settings
+from pipeline.run import run_pipeline
 from transforms.topic_model import OTHER, TopicModel
 
 REPO = Path(__file__).parents[1]
@@ -56,19 +63,30 @@ def corpus(tmp_path_factory) -> Path:
     return path
 
 
-def test_retrain_on_own_jsonl_with_own_taxonomy(corpus, capsys):
-    out = corpus.parent / "model"
-    own_data = ["--jsonl", str(corpus), "--text-field", "body", "--label-field", "section",
-                "--title-field", "headline", "--taxonomy", str(corpus.parent / "taxonomy.json")]
-    train_topics.main([*own_data, "--out", str(out), "--version", "mine-v1"])
-    printed = capsys.readouterr().out
-    assert "artefact check on" in printed and f"wrote {out / 'topics-mine-v1.json'}" in printed
+def own_data_flags(corpus: Path) -> list[str]:
+    return ["--jsonl", str(corpus), "--text-field", "body", "--label-field", "section", "--title-field", "headline",
+            "--taxonomy", str(corpus.parent / "taxonomy.json")]
 
-    model = TopicModel.load(str(out / "topics-mine-v1.json"))
+
+@pytest.fixture(scope="module")
+def retrained(corpus) -> tuple[Path, str]:
+    """The artefact bench/train_topics.py makes of the corpus, and what it printed."""
+    out = corpus.parent / "model"
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        train_topics.main([*own_data_flags(corpus), "--out", str(out), "--version", "mine-v1"])
+    return out / "topics-mine-v1.json", printed.getvalue()
+
+
+def test_retrain_on_own_jsonl_with_own_taxonomy(corpus, retrained, capsys):
+    path, printed = retrained
+    assert "artefact check on" in printed and f"wrote {path}" in printed
+
+    model = TopicModel.load(str(path))
     assert model.version == "mine-v1"
     assert model.topics == {**TAXONOMY["topics"], OTHER: ""}
     assert set(model.classes) == {"markets", "football", "cinema"}
-    meta = json.loads((out / "topics-mine-v1.json").read_text(encoding="utf-8"))
+    meta = json.loads(path.read_text(encoding="utf-8"))
     assert meta["training"]["sources"] == {"mine": 144} and meta["training"]["meaning"] is None  # 80% of 180
 
     fresh = made_up_corpus(random.Random(8), 10)  # never seen: another seed's articles
@@ -76,7 +94,7 @@ def test_retrain_on_own_jsonl_with_own_taxonomy(corpus, capsys):
     right = np.mean([slug == TAXONOMY["labels"][r["section"]] for (slug, _), r in zip(predicted, fresh)])
     assert right >= 0.9, right
     # scored on the 20% the training held out, beside the baseline, as the packaged model is
-    topics_eval.main(["--model", str(out / "topics-mine-v1.json"), *own_data])
+    topics_eval.main(["--model", str(path), *own_data_flags(corpus)])
     printed = capsys.readouterr().out
     assert "model topics-mine-v1" in printed and "out of domain" not in printed
     [row] = [line.split() for line in printed.splitlines() if line.startswith("mine ")]
@@ -86,6 +104,50 @@ def test_retrain_on_own_jsonl_with_own_taxonomy(corpus, capsys):
     plain, nudged = model.slug_probabilities([neutral] * 2, [neutral] * 2, [[], ["Soccer"]])
     football = model.slugs.index("football")
     assert nudged[football] > plain[football]
+
+
+def test_newsbeam_run_partitions_by_a_retrained_taxonomy(retrained, tmp_path, capsys):
+    """--topic-model: the lake's folders, manifest, check and topic filters follow the user's own
+    taxonomy, and a lake keeps one taxonomy: the packaged model may not write into this one."""
+    path, _ = retrained
+    fresh = [row for row in made_up_corpus(random.Random(10), 8) if len(row["body"].split()) >= 100]
+    inputs = tmp_path / "articles.jsonl"
+    inputs.write_text("".join(json.dumps({"title": r["headline"], "text": r["body"]}) + "\n" for r in fresh),
+                      encoding="utf-8")
+    lake = tmp_path / "lake"
+    assert newsbeam(["run", str(inputs), "--output", str(lake), "--topic-model", str(path)]) == 0
+    assert "kept 12," in capsys.readouterr().out  # 4 full articles of each label
+
+    assert {p.name for p in (lake / "articles").iterdir()} <= {f"topic={slug}" for slug in [*TAXONOMY["topics"], OTHER]}
+    [manifest] = [json.loads(p.read_text(encoding="utf-8")) for p in (lake / "_runs").glob("*.json")]
+    assert manifest["topics"] == {**TAXONOMY["topics"], OTHER: ""} and manifest["settings"]["topic_model"] == str(path)
+    assert check_lake(str(lake)).ok
+    with Lake.open(lake) as opened:
+        labels = {r["headline"]: TAXONOMY["labels"][r["section"]] for r in fresh}
+        topics = dict(opened.sql("SELECT title, topic FROM articles").fetchall())
+        assert np.mean([topics[title] == label for title, label in labels.items()]) >= 0.9, topics
+        assert len(opened.latest_stories(topic="Football").fetchall()) >= 1
+        with pytest.raises(ValueError, match="no topic 'politics'; the topics are cinema, football, markets, other"):
+            opened.latest_stories(topic="politics")
+
+    with pytest.raises(ValueError, match=r"the lake .* has topics this model does not classify into with the same "
+                                         r"IPTC code \(cinema, football, markets\): write its output to another lake"):
+        run_pipeline([str(inputs)], str(lake), Settings())
+    assert newsbeam(["run", str(inputs), "--output", str(tmp_path / "other"), "--topic-model", "no/model.json"]) == 1
+    assert capsys.readouterr().err.strip() == ("newsbeam: error: --topic-model no/model.json does not exist "
+                                              "(it is the .json that bench/train_topics.py writes)")
+    # a taxonomy edited by hand to make a slug a path never reaches the lake's folders
+    meta = json.loads(path.read_text(encoding="utf-8"))
+    meta["topics"] = {("../../x" if slug == "cinema" else slug): code for slug, code in meta["topics"].items()}
+    meta["classes"] = ["../../x" if slug == "cinema" else slug for slug in meta["classes"]]
+    edited = tmp_path / "edited.json"
+    edited.write_text(json.dumps(meta), encoding="utf-8")
+    (tmp_path / "edited.npz").write_bytes(path.with_suffix(".npz").read_bytes())
+    assert newsbeam(["run", str(inputs), "--output", str(tmp_path / "other"), "--topic-model", str(edited)]) == 1
+    assert capsys.readouterr().err.strip() == (
+        f"newsbeam: error: the topic model {edited} cannot be loaded: the artefact's topics ['../../x'] are not "
+        "slugs (lowercase letters, digits and hyphens)")
+    assert not (tmp_path / "other").exists() and not (tmp_path / "x").exists()
 
 
 def test_a_label_outside_the_taxonomy_is_refused(corpus, tmp_path):

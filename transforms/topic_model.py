@@ -17,11 +17,13 @@ The artefact is a pair written by bench/train_topics.py: `topics-vN.npz` (bucket
 weights, biases, the meaning group's word keys, idf and scores; numpy arrays only, loaded with
 allow_pickle=False) and `topics-vN.json`
 (taxonomy with IPTC codes, version, threshold, gate, category aliases). MODEL_CARD.md beside them
-says what it was trained on and how well it does.
+says what it was trained on and how well it does. `newsbeam run --topic-model` takes a retrained
+artefact instead (a user's own taxonomy), from any path Beam's filesystems read.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import re
@@ -33,6 +35,7 @@ import numpy as np
 MODELS = Path(__file__).parent / "models"
 DEFAULT_ARTEFACT = MODELS / "topics-v2.json"
 OTHER = "other"
+SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")  # what a topic's slug, a folder name of the lake, may be
 BUCKETS = 1 << 20  # bucket ids fit in 20 bits: (article << 20) | bucket keys a pair
 MAX_CHARS = 10_000  # the opening of a long article decides its topic; the cap bounds the cost
 
@@ -41,20 +44,32 @@ _NON_WORD = re.compile(r"[\W_]+")
 _MASK = np.uint64(BUCKETS - 1)
 
 
-def _taxonomy(path: Path) -> dict[str, str]:
-    return dict(json.loads(path.read_text(encoding="utf-8"))["topics"])
+def artefact_file(path: str, suffix: str) -> str:
+    """The artefact's .json or .npz, given either of them or their common stem."""
+    return re.sub(r"\.(json|npz)$", "", path) + suffix
 
 
-TOPICS: dict[str, str] = _taxonomy(DEFAULT_ARTEFACT)
+def _read(path: str | None, suffix: str) -> bytes:
+    """The artefact's file with this suffix, from a local path or any Beam filesystem URI;
+    None is the packaged artefact."""
+    if path is None:
+        return DEFAULT_ARTEFACT.with_suffix(suffix).read_bytes()
+    from apache_beam.io.filesystems import FileSystems  # imported here: the packaged model needs only numpy
+
+    with FileSystems.open(artefact_file(path, suffix), compression_type="uncompressed") as handle:
+        return handle.read()
 
 
-def safe_slug(value: str) -> str:
-    """The packaged taxonomy's slug named by `value` (a slug or its IPTC code), else OTHER."""
-    key = str(value).strip().lower()
-    if key in TOPICS:
-        return key
-    by_code = {code: slug for slug, code in TOPICS.items() if code}
-    return by_code.get(key, OTHER)
+def read_meta(path: str | None = None) -> dict:
+    return json.loads(_read(path, ".json"))
+
+
+def taxonomy(path: str | None = None) -> dict[str, str]:
+    """The artefact's topics: slug -> IPTC code ('' for OTHER)."""
+    return dict(read_meta(path)["topics"])
+
+
+TOPICS: dict[str, str] = taxonomy()  # the packaged model's
 
 
 def _mix(h: np.ndarray) -> np.ndarray:
@@ -160,6 +175,9 @@ class TopicModel:
             word: slug for slug, words in meta["category_aliases"].items() for word in words}
         if OTHER not in self.slugs or not set(self.classes) <= set(self.slugs) - {OTHER}:
             raise ValueError("the artefact's classes must be slugs of its taxonomy, which must include 'other'")
+        unsafe = [slug for slug in self.slugs if not SLUG.fullmatch(slug)]
+        if unsafe:
+            raise ValueError(f"the artefact's topics {unsafe} are not slugs (lowercase letters, digits and hyphens)")
         # Bucket -> row of the compact tables; row 0 stands for every bucket the model never kept.
         self._row = np.zeros(BUCKETS, dtype=np.int32)
         self._row[arrays["buckets"]] = np.arange(1, len(arrays["buckets"]) + 1, dtype=np.int32)
@@ -178,10 +196,16 @@ class TopicModel:
     @classmethod
     def load(cls, path: str | None = None) -> "TopicModel":
         """Load an artefact from its .json path (the .npz sits beside it); default: the packaged one."""
-        meta_path = Path(path).with_suffix(".json") if path else DEFAULT_ARTEFACT
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        with np.load(meta_path.with_suffix(".npz"), allow_pickle=False) as npz:
-            return cls(meta, {name: npz[name] for name in npz.files})
+        with np.load(io.BytesIO(_read(path, ".npz")), allow_pickle=False) as npz:
+            return cls(read_meta(path), {name: npz[name] for name in npz.files})
+
+    def safe_slug(self, value: str) -> str:
+        """The slug of this model's taxonomy named by `value` (a slug or its IPTC code), else OTHER."""
+        key = str(value).strip().lower()
+        if key in self.topics:
+            return key
+        by_code = {code: slug for slug, code in self.topics.items() if code}
+        return by_code.get(key, OTHER)
 
     def _logits(self, titles: list[str | None], texts: list[str]) -> np.ndarray:
         n, k = len(texts), len(self.classes)

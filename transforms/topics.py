@@ -12,7 +12,7 @@ from pipeline.article import Article
 from pipeline.options import Settings
 from transforms.rejects import REJECTS, reject_article
 from transforms.stage_time import StageTime
-from transforms.topic_model import TopicModel, safe_slug
+from transforms.topic_model import TopicModel
 
 STAGE = "topics"
 BATCH_SIZE = 256
@@ -39,7 +39,7 @@ class ClassifyBatch(beam.DoFn):
         self.rejected = Metrics.counter(STAGE, "rejected")
 
     def setup(self):
-        self.model = TopicModel.load()
+        self.model = TopicModel.load(self.settings.topic_model)
         if self.settings.topic_threshold is not None:
             self.model.threshold = self.settings.topic_threshold
 
@@ -61,7 +61,7 @@ class ClassifyBatch(beam.DoFn):
             try:
                 topic, score = (predictions[position] if predictions is not None else
                                 self.model.predict([article.title], [article.text], [article.categories])[0])
-                yield dataclasses.replace(article, topic=safe_slug(topic), topic_score=float(score))
+                yield dataclasses.replace(article, topic=self.model.safe_slug(topic), topic_score=float(score))
             except Exception as error:  # noqa: BLE001
                 self.rejected.inc()
                 yield reject_article(STAGE, error, article)

@@ -74,6 +74,9 @@ def add_settings_arguments(parser) -> None:
                         help=f"fewer words is not an article, it is rejected (default {defaults.min_words})")
     parser.add_argument("--ner-model", default=defaults.ner_model,
                         help=f"spaCy model for named entities (default {defaults.ner_model})")
+    parser.add_argument("--topic-model", metavar="JSON",
+                        help="a topic model retrained on your own labelled articles and taxonomy by "
+                             "bench/train_topics.py, its .json (default: the packaged model, docs/topics.md)")
     parser.add_argument("--topic-threshold", type=float, default=None,
                         help="below this probability the topic is 'other' (default: the model's own)")
     parser.add_argument("--write-shards", type=int, default=defaults.write_shards,
@@ -194,8 +197,16 @@ def settings_from(args, **more) -> Settings:
         raise ValueError(f"--topic-threshold is a probability, between 0 and 1, not {args.topic_threshold}")
     if args.write_shards < 1:
         raise ValueError(f"--write-shards is a number of files, 1 or more, not {args.write_shards}")
+    topic_model = args.topic_model
+    if topic_model and "://" not in topic_model:  # the workers may not share this folder: an absolute path
+        from transforms.topic_model import artefact_file  # imported here: it loads numpy
+
+        topic_model = os.path.abspath(topic_model)
+        if not os.path.isfile(artefact_file(topic_model, ".json")):
+            raise ValueError(f"--topic-model {args.topic_model} does not exist (it is the .json that "
+                             "bench/train_topics.py writes)")
     return Settings(min_words=args.min_words, ner_model=args.ner_model,
-                    topic_threshold=args.topic_threshold, write_shards=args.write_shards,
+                    topic_model=topic_model, topic_threshold=args.topic_threshold, write_shards=args.write_shards,
                     dedupe_horizon_days=args.dedupe_horizon / ONE_DAY,
                     story_memory_days=args.story_memory / ONE_DAY,
                     allow_private_addresses=args.allow_private_addresses, contact=args.contact, **more)
