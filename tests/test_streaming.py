@@ -30,7 +30,7 @@ from transforms.clean import content_hash
 from transforms.dedupe_streaming import StreamingDedupe
 from transforms.poll_feeds import PollFeeds
 from transforms.signatures import sign
-from transforms.topic_model import TOPICS
+from transforms.topic_model import DEFAULT_ARTEFACT, TOPICS
 
 T0 = datetime(2026, 3, 10, 12, 0, tzinfo=timezone.utc).timestamp()
 MINUTE = 60
@@ -119,6 +119,33 @@ def test_each_window_firing_is_committed_as_one_run_and_a_late_record_gets_its_o
               for row in lake.table("ledger")}
     assert ledger == {("20260310T120000Z-s1-s0-p0", source): (3, 1, 1, 1),
                       ("20260310T121000Z-s1-s0-p0", source): (1, 1, 0, 0)}  # late firings keep none
+    report = check_lake(str(output))
+    assert report.ok, report.problems
+    assert on_time["topics"] == TOPICS
+
+
+def test_window_runs_partition_by_the_taxonomy_of_a_retrained_model(tmp_path):
+    """--topic-model in a stream: the packaged artefact with 'sport' renamed 'football' stands for a
+    model retrained on another taxonomy."""
+    meta = json.loads(DEFAULT_ARTEFACT.read_text(encoding="utf-8"))
+    meta["topics"] = {("football" if slug == "sport" else slug): code for slug, code in meta["topics"].items()}
+    meta["classes"] = ["football" if slug == "sport" else slug for slug in meta["classes"]]
+    (tmp_path / "mine.json").write_text(json.dumps(meta), encoding="utf-8")
+    (tmp_path / "mine.npz").write_bytes(DEFAULT_ARTEFACT.with_suffix(".npz").read_bytes())
+    settings = dataclasses.replace(FAST_FETCH, topic_model=str(tmp_path / "mine.json"))
+    match = article(1, "football")
+    records = (test_stream.TestStream().advance_watermark_to(T0)
+               .add_elements([at(60, ("read", match)), at(60, ("articles", match))]).advance_watermark_to_infinity())
+    output = tmp_path / "lake"
+    with beam.Pipeline(options=STREAMING) as pipeline:
+        tagged = pipeline | records
+        tables = {name: tagged | f"Only{name}" >> beam.FlatMap(
+            lambda t, name=name: [t[1]] if t[0] == name else []) for name in ("read", "articles", "duplicates", "rejects")}
+        _ = tables | WriteWindowRuns(str(output), "s1", settings)
+
+    [manifest] = [json.loads(p.read_text()) for p in (output / "_runs").glob("*.json")]
+    assert manifest["topics"] == meta["topics"] and manifest["counts"]["per_topic"] == {"football": 1}
+    assert [p.name for p in (output / "articles").iterdir()] == ["topic=football"]
     report = check_lake(str(output))
     assert report.ok, report.problems
 
