@@ -80,6 +80,15 @@ def article(n: int, topic: str, source: str = "https://news.example/feed") -> Ar
                    topic=topic, content_hash=content_hash(text), run_id="stream", language="en")
 
 
+def write_window_runs(records: test_stream.TestStream, output, settings) -> None:
+    """WriteWindowRuns over a stream of (table, record) pairs, stream id 's1'."""
+    with beam.Pipeline(options=STREAMING) as pipeline:
+        tagged = pipeline | records
+        tables = {name: tagged | f"Only{name}" >> beam.FlatMap(
+            lambda t, name=name: [t[1]] if t[0] == name else []) for name in ("read", "articles", "duplicates", "rejects")}
+        _ = tables | WriteWindowRuns(str(output), "s1", settings)
+
+
 def test_each_window_firing_is_committed_as_one_run_and_a_late_record_gets_its_own(tmp_path):
     topic = sorted(TOPICS)[0]
     source = "https://news.example/feed"
@@ -98,11 +107,7 @@ def test_each_window_firing_is_committed_as_one_run_and_a_late_record_gets_its_o
                .add_elements([at(300, ("read", late)), at(300, ("articles", late))])
                .advance_watermark_to_infinity())
     output = tmp_path / "lake"
-    with beam.Pipeline(options=STREAMING) as pipeline:
-        tagged = pipeline | records
-        tables = {name: tagged | f"Only{name}" >> beam.FlatMap(
-            lambda t, name=name: [t[1]] if t[0] == name else []) for name in ("read", "articles", "duplicates", "rejects")}
-        _ = tables | WriteWindowRuns(str(output), "s1", FAST_FETCH)
+    write_window_runs(records, output, FAST_FETCH)
 
     manifests = {p.stem: json.loads(p.read_text()) for p in (output / "_runs").glob("*.json")}
     on_time, next_window = manifests.pop("20260310T120000Z-s1-s0-p0"), manifests.pop("20260310T121000Z-s1-s0-p0")
@@ -137,11 +142,7 @@ def test_window_runs_partition_by_the_taxonomy_of_a_retrained_model(tmp_path):
     records = (test_stream.TestStream().advance_watermark_to(T0)
                .add_elements([at(60, ("read", match)), at(60, ("articles", match))]).advance_watermark_to_infinity())
     output = tmp_path / "lake"
-    with beam.Pipeline(options=STREAMING) as pipeline:
-        tagged = pipeline | records
-        tables = {name: tagged | f"Only{name}" >> beam.FlatMap(
-            lambda t, name=name: [t[1]] if t[0] == name else []) for name in ("read", "articles", "duplicates", "rejects")}
-        _ = tables | WriteWindowRuns(str(output), "s1", settings)
+    write_window_runs(records, output, settings)
 
     [manifest] = [json.loads(p.read_text()) for p in (output / "_runs").glob("*.json")]
     assert manifest["topics"] == meta["topics"] and manifest["counts"]["per_topic"] == {"football": 1}
