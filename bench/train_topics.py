@@ -11,7 +11,8 @@ Your own labelled JSONL, one article per line, with your own taxonomy:
     python bench/train_topics.py --jsonl mine.jsonl --text-field text --label-field label \\
         [--title-field title] [--taxonomy taxonomy.json] --out my-model/ [--version my-v1]
 
-and load it with `TopicModel.load("my-model/topics-my-v1.json")`; bench/topics_eval.py with the same
+and use it with `newsbeam run ... --topic-model my-model/topics-my-v1.json` (or load it with
+`TopicModel.load("my-model/topics-my-v1.json")`); bench/topics_eval.py with the same
 data flags and --model my-model/topics-my-v1.json scores it on the held-out 20%. Without --taxonomy
 the labels must already be slugs ([a-z0-9-]); with it, taxonomy.json is
     {"topics": {"slug": "IPTC code or empty", ...},
