@@ -54,7 +54,9 @@ def _read(path: str | None, suffix: str) -> bytes:
     None is the packaged artefact."""
     if path is None:
         return DEFAULT_ARTEFACT.with_suffix(suffix).read_bytes()
-    from apache_beam.io.filesystems import FileSystems  # imported here: the packaged model needs only numpy
+    if "://" not in path:
+        return Path(artefact_file(path, suffix)).read_bytes()
+    from apache_beam.io.filesystems import FileSystems  # imported here: a local model needs only numpy
 
     with FileSystems.open(artefact_file(path, suffix), compression_type="uncompressed") as handle:
         return handle.read()
