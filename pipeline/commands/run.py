@@ -43,6 +43,7 @@ example:
   newsbeam run --feeds subscriptions.opml https://example.org/rss.xml --output lake
   newsbeam run 'exports/**/*.html.gz' notes.txt --output lake \\
       --direct_running_mode=multi_processing --direct_num_workers=2
+  newsbeam run articles/ --output my-lake --topic-model my-model/topics-my-v1.json
   newsbeam run --streaming --feeds subscriptions.opml --output gs://bucket/lake \\
       --runner DataflowRunner --project my-project --region europe-west1 --temp_location gs://bucket/tmp
 """
