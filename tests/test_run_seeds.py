@@ -378,7 +378,9 @@ def test_the_help_examples_parse_with_their_beam_flags():
         args, beam_args = cli.build_parser().parse_known_args(joined_beam_values(example[1:]))
         check_beam_args(beam_args, "")
         parsed[shlex.join(example)] = (args.inputs if example[1] == "run" else [], beam_args)
-    assert len(parsed) == 6
+    assert len(parsed) == 7
+    own_model = next(line for line in parsed if "--topic-model" in line)
+    assert parsed[own_model] == (["articles/"], [])  # newsbeam's flag, not Beam's
     streaming = next(line for line in parsed if "DataflowRunner" in line)
     assert parsed[streaming] == ([], ["--runner=DataflowRunner", "--project=my-project", "--region=europe-west1",
                                       "--temp_location=gs://bucket/tmp"])
