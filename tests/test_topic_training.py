@@ -1,6 +1,7 @@
 """bench/train_topics.py, the documented retraining: a user's own labelled JSONL and taxonomy in, an
-artefact out that TopicModel loads, scored by bench/topics_eval.py on the 20% it held out.
-Trained here on a small made-up corpus (no shared data)."""
+artefact out that TopicModel loads, scored by bench/topics_eval.py on the 20% it held out, and a
+lake partitioned by that taxonomy with `newsbeam run --topic-model`. Trained here on a small
+made-up corpus (no shared data)."""
 
 import contextlib
 import io
@@ -16,7 +17,7 @@ from pipeline.check import check_lake
 from pipeline.cli import main as newsbeam
 from pipeline.lake import Lake
 from pipeline.options import Settings
-from pipeline.run import run_pipeline
+from pipeline.run import run_pipeline, topic_taxonomy
 from transforms.topic_model import OTHER, TopicModel
 
 REPO = Path(__file__).parents[1]
@@ -133,6 +134,12 @@ def test_newsbeam_run_partitions_by_a_retrained_taxonomy(retrained, tmp_path, ca
     with pytest.raises(ValueError, match=r"the lake .* has topics this model does not classify into with the same "
                                          r"IPTC code \(cinema, football, markets\): write its output to another lake"):
         run_pipeline([str(inputs)], str(lake), Settings())
+    # a model whose taxonomy keeps the lake's topics and adds one may write into it
+    meta = json.loads(path.read_text(encoding="utf-8"))
+    meta["topics"]["weather"] = "17000000"
+    (tmp_path / "more.json").write_text(json.dumps(meta), encoding="utf-8")
+    (tmp_path / "more.npz").write_bytes(path.with_suffix(".npz").read_bytes())
+    assert topic_taxonomy(Settings(topic_model=str(tmp_path / "more.json")), str(lake)) == meta["topics"]
     assert newsbeam(["run", str(inputs), "--output", str(tmp_path / "other"), "--topic-model", "no/model.json"]) == 1
     assert capsys.readouterr().err.strip() == ("newsbeam: error: --topic-model no/model.json does not exist "
                                               "(it is the .json that bench/train_topics.py writes)")
