@@ -250,7 +250,8 @@ class Lake:
 
     def topics(self) -> list[str]:
         """The topics of the taxonomies its runs classified into (a lake with none: the packaged model's)."""
-        manifests = [json.loads(manifest) for (manifest,) in self.sql("SELECT manifest::VARCHAR FROM runs").fetchall()]
+        recorded = self.sql("SELECT DISTINCT json_extract(manifest, '$.topics')::VARCHAR FROM runs").fetchall()
+        manifests = [{"topics": json.loads(topics) if topics else None} for (topics,) in recorded]
         return sorted({slug for manifest in manifests or [{}] for slug in run_topics(manifest)})
 
     def dataset(self, table: str) -> ds.Dataset:
