@@ -396,6 +396,21 @@ def test_topics_match_in_any_case_and_an_unknown_one_is_named(lake, lake_dir):
             ask()
 
 
+def test_runs_from_before_manifests_recorded_their_taxonomy_count_as_the_packaged_model(lake, lake_dir, tmp_path):
+    from pipeline.check import check_lake
+    from transforms.topic_model import TOPICS
+
+    assert lake.topics() == sorted(TOPICS)
+    copy = shutil.copytree(lake_dir, tmp_path / "lake")
+    for path in (copy / "_runs").glob("*.json"):
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+        assert manifest.pop("topics") == TOPICS
+        path.write_text(json.dumps(manifest), encoding="utf-8")
+    with Lake.open(copy) as old:
+        assert old.topics() == sorted(TOPICS) and old.latest_stories(topic="politics").fetchall()
+    assert check_lake(str(copy)).ok
+
+
 def test_a_lake_whose_name_looks_like_a_pattern_is_read_as_named(lake_dir, tmp_path):
     for name in ("lk[1]", "lk*", "lk?"):
         copy = shutil.copytree(lake_dir, tmp_path / name)
