@@ -70,7 +70,7 @@ def topic_taxonomy(settings: Settings, output: str) -> dict[str, str]:
     found to load and its taxonomy to keep every topic of the lake's newest run, with the same code:
     a lake's topic partitions mean one thing across its runs."""
     if settings.topic_model is None:
-        topics = TOPICS  # the packaged model, which the tests load
+        topics = TOPICS  # the packaged model: no need to load it to know it loads
     else:
         try:
             topics = TopicModel.load(settings.topic_model).topics
