@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import shutil
 import subprocess
 import sys
@@ -16,9 +17,21 @@ from pipeline.article import Article
 from pipeline.options import Settings
 from pipeline.run import run_pipeline
 from transforms.clean import CleanFn
+from transforms.topic_model import DEFAULT_ARTEFACT
 
 REPO = Path(__file__).resolve().parents[1]
 SEEDS = REPO / "seeds"
+
+
+def renamed_topic_model(old: str, new: str) -> tuple[dict, bytes]:
+    """The packaged topic artefact with topic `old` renamed `new`: its .json as a dict, and its .npz.
+    It stands for a model retrained on another taxonomy, without the training."""
+    rename = {old: new}
+    meta = json.loads(DEFAULT_ARTEFACT.read_text(encoding="utf-8"))
+    meta["topics"] = {rename.get(slug, slug): code for slug, code in meta["topics"].items()}
+    meta["classes"] = [rename.get(slug, slug) for slug in meta["classes"]]
+    meta["category_aliases"] = {rename.get(slug, slug): words for slug, words in meta["category_aliases"].items()}
+    return meta, DEFAULT_ARTEFACT.with_suffix(".npz").read_bytes()
 
 
 def beam_temp_folders() -> set[Path]:

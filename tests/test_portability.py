@@ -6,7 +6,8 @@
   default runner's.
 - `mem://`: a lake written through an in-memory Beam filesystem with the semantics of an object
   store (no folders: a "folder" exists only as the prefix of its files, as on gs:// and s3://),
-  which catches any path built or created with os.path, os.makedirs or open().
+  which catches any path built or created with os.path, os.makedirs or open(); and a retrained
+  topic model read from it (`--topic-model gs://...`).
 - The run's options, which keep the views Beam asks for, pickle with their values and without
   those views.
 """
@@ -14,6 +15,7 @@
 from __future__ import annotations
 
 import io
+import json
 import pickle
 import shutil
 
@@ -23,8 +25,8 @@ from apache_beam.io.filesystem import BeamIOError, FileMetadata, FileSystem
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import DebugOptions, StandardOptions
 
-from conftest import SEEDS
-from pipeline.options import DEFAULT_RUNNER
+from conftest import SEEDS, renamed_topic_model
+from pipeline.options import DEFAULT_RUNNER, Settings
 from pipeline.run import pipeline_options, run_pipeline
 
 VARYING = {"run_id", "ingested_at"}  # differ between any two runs
@@ -182,6 +184,23 @@ def test_a_lake_on_an_object_store(inputs, default_lake, tmp_path, monkeypatch):
         files = [p for p in paths if p.startswith(f"mem://bucket/lake/{table}/") and p.endswith(".parquet")]
         assert rows_of(files, FileSystems.open) == expected, table
     assert [p for p in paths if "/articles/" in p][0].startswith("mem://bucket/lake/articles/topic=")
+
+
+def test_a_topic_model_on_an_object_store(inputs, default_lake, tmp_path, monkeypatch):
+    """--topic-model gs://...: the driver and the workers read a retrained artefact through Beam's
+    filesystems, as on a cluster, and the lake's folders are its taxonomy's."""
+    monkeypatch.chdir(tmp_path)
+    InMemoryObjectStore.objects.clear()
+    meta, arrays = renamed_topic_model("politics", "affairs")
+    InMemoryObjectStore.objects["mem://models/mine.json"] = json.dumps(meta).encode()
+    InMemoryObjectStore.objects["mem://models/mine.npz"] = arrays
+    manifest = run_pipeline([inputs], "mem://bucket/lake", Settings(topic_model="mem://models/mine.json"))
+    assert manifest["topics"] == meta["topics"] and list(tmp_path.iterdir()) == []
+    files = sorted(p for p in InMemoryObjectStore.objects if p.startswith("mem://bucket/lake/articles/"))
+    assert {p.split("/")[5] for p in files} == {"topic=affairs"}
+    tables, _ = default_lake
+    assert {row["topic"] for row in tables["articles"]} == {"politics"}  # the seeds, with the packaged model
+    assert rows_of(files, FileSystems.open) == [{**row, "topic": "affairs"} for row in tables["articles"]]
 
 
 def test_run_options_make_each_view_once_and_pickle_without_them():

@@ -17,7 +17,7 @@ from apache_beam.testing.util import assert_that, equal_to
 from apache_beam.transforms.window import TimestampedValue
 
 import transforms.dedupe
-from conftest import Lake
+from conftest import Lake, renamed_topic_model
 from feed_fixtures import FAST_FETCH, news_items, rss, story
 from feed_server import FeedServer, Reply
 from pipeline import cli
@@ -30,7 +30,7 @@ from transforms.clean import content_hash
 from transforms.dedupe_streaming import StreamingDedupe
 from transforms.poll_feeds import PollFeeds
 from transforms.signatures import sign
-from transforms.topic_model import DEFAULT_ARTEFACT, TOPICS
+from transforms.topic_model import TOPICS
 
 T0 = datetime(2026, 3, 10, 12, 0, tzinfo=timezone.utc).timestamp()
 MINUTE = 60
@@ -132,11 +132,9 @@ def test_each_window_firing_is_committed_as_one_run_and_a_late_record_gets_its_o
 def test_window_runs_partition_by_the_taxonomy_of_a_retrained_model(tmp_path):
     """--topic-model in a stream: the packaged artefact with 'sport' renamed 'football' stands for a
     model retrained on another taxonomy."""
-    meta = json.loads(DEFAULT_ARTEFACT.read_text(encoding="utf-8"))
-    meta["topics"] = {("football" if slug == "sport" else slug): code for slug, code in meta["topics"].items()}
-    meta["classes"] = ["football" if slug == "sport" else slug for slug in meta["classes"]]
+    meta, arrays = renamed_topic_model("sport", "football")
     (tmp_path / "mine.json").write_text(json.dumps(meta), encoding="utf-8")
-    (tmp_path / "mine.npz").write_bytes(DEFAULT_ARTEFACT.with_suffix(".npz").read_bytes())
+    (tmp_path / "mine.npz").write_bytes(arrays)
     settings = dataclasses.replace(FAST_FETCH, topic_model=str(tmp_path / "mine.json"))
     match = article(1, "football")
     records = (test_stream.TestStream().advance_watermark_to(T0)
