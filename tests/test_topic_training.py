@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import renamed_topic_model
 from pipeline.check import check_lake
 from pipeline.cli import main as newsbeam
 from pipeline.lake import Lake
@@ -144,12 +145,10 @@ def test_newsbeam_run_partitions_by_a_retrained_taxonomy(retrained, tmp_path, ca
     assert capsys.readouterr().err.strip() == ("newsbeam: error: --topic-model no/model.json does not exist "
                                               "(it is the .json that bench/train_topics.py writes)")
     # a taxonomy edited by hand to make a slug a path never reaches the lake's folders
-    meta = json.loads(path.read_text(encoding="utf-8"))
-    meta["topics"] = {("../../x" if slug == "cinema" else slug): code for slug, code in meta["topics"].items()}
-    meta["classes"] = ["../../x" if slug == "cinema" else slug for slug in meta["classes"]]
+    meta, arrays = renamed_topic_model("arts-culture-entertainment", "../../x")
     edited = tmp_path / "edited.json"
     edited.write_text(json.dumps(meta), encoding="utf-8")
-    (tmp_path / "edited.npz").write_bytes(path.with_suffix(".npz").read_bytes())
+    (tmp_path / "edited.npz").write_bytes(arrays)
     assert newsbeam(["run", str(inputs), "--output", str(tmp_path / "other"), "--topic-model", str(edited)]) == 1
     assert capsys.readouterr().err.strip() == (
         f"newsbeam: error: the topic model {edited} cannot be loaded: the artefact's topics ['../../x'] are not "
