@@ -239,6 +239,14 @@ def test_python_api(lake):
         lake.view("article")
 
 
+def test_pyarrow_reads_the_articles_folder_as_the_readme_says(lake, lake_dir):
+    # Each file holds its topic, and pyarrow would infer it from the folder names a second time, as
+    # a dictionary column that does not merge with the files' strings: the README says to tell it not to.
+    table = pq.read_table(lake_dir / "articles", partitioning=None, columns=["id", "topic"])
+    assert sorted(zip(table.column("id").to_pylist(), table.column("topic").to_pylist())) == \
+        lake.sql("SELECT id, topic FROM articles ORDER BY id").fetchall()
+
+
 # ---- the commands ----------------------------------------------------------------------------
 
 
