@@ -25,6 +25,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from pipeline.layout import RUNS, STAGING
 from pipeline.logs import LOG
+from pipeline.paths import is_local
 
 COMMIT_FILE = "COMMIT.json"
 LOCK_FILE = ".newsbeam.lock"
@@ -101,7 +102,7 @@ def lake_lock(output: str, holder: str | None = None) -> Iterator[None]:
     and each of its runs takes it again. `holder` names the writer in the refusal others get.
     Object stores have no locks: there, one writer per DIR is the user's rule to keep.
     """
-    if "://" in output:
+    if not is_local(output):
         yield
         return
     _make_folder(output)
@@ -150,7 +151,7 @@ def read_json(path: str):
 
 
 def _children(folder: str) -> set[str]:
-    if "://" not in folder:
+    if is_local(folder):
         return set(os.listdir(folder)) if os.path.isdir(folder) else set()
     found = FileSystems.match([FileSystems.join(folder, "*", "**")])[0].metadata_list
     return {m.path[len(folder):].lstrip("/").split("/", 1)[0] for m in found}
@@ -159,7 +160,7 @@ def _children(folder: str) -> set[str]:
 def _delete_folder(folder: str) -> None:
     """A folder and everything in it. An object store (gs://, s3://) has no folders, only files
     whose names share a prefix: there each file is deleted."""
-    if "://" not in folder:
+    if is_local(folder):
         FileSystems.delete([folder])
         return
     files = [m.path for m in FileSystems.match([FileSystems.join(folder, "**")])[0].metadata_list]
@@ -177,5 +178,5 @@ def _make_folder(folder: str) -> None:
 
 
 def _make_parent(path: str) -> None:
-    if "://" not in path:
+    if is_local(path):
         os.makedirs(os.path.dirname(path) or ".", exist_ok=True)

@@ -15,6 +15,7 @@ from datetime import date, datetime, timedelta, timezone
 from html import escape
 
 from pipeline.lake import Lake
+from pipeline.paths import is_local
 from pipeline.query_cli import plural
 from pipeline.svg_charts import colour, heatmap, horizontal_bars, stacked_columns
 
@@ -249,7 +250,7 @@ def largest_stories(lake: Lake) -> str:
 
 def short_source(source: str) -> str:
     """An input file by its name alone; a site name or host as it is."""
-    return source.rsplit("/", 1)[-1] if "/" in source and "://" not in source else source
+    return source.rsplit("/", 1)[-1] if "/" in source and is_local(source) else source
 
 
 def reject_reasons(lake: Lake) -> str:

@@ -27,6 +27,7 @@ from apache_beam.metrics import Metrics
 from apache_beam.transforms.window import GlobalWindows
 
 from pipeline.layout import partition_folder
+from pipeline.paths import is_local
 from transforms.stage_time import StageTime
 
 TEMPORARY_SUFFIX = ".parquet.tmp"
@@ -222,7 +223,7 @@ class AtomicParquetFile:
     """A Parquet file written under a temporary name in its folder and renamed by `commit`."""
 
     def __init__(self, path: str, schema: pa.Schema):
-        if "://" not in path:
+        if is_local(path):
             os.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
         self.path = path
         self.schema = schema

@@ -20,6 +20,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
 from pipeline.options import Settings
+from pipeline.paths import is_local
 from transforms.formats import BadItem, parse_file
 from transforms.progress import Progress
 from transforms.read_feeds import ReadFeeds
@@ -136,7 +137,7 @@ class ExpandInput(beam.DoFn):
 
 def location(path: str) -> str:
     """A path to compare with another: a local one absolute and normalised, a URI as given."""
-    return path.rstrip("/") if "://" in path else os.path.abspath(path)
+    return os.path.abspath(path) if is_local(path) else path.rstrip("/")
 
 
 def escape_pattern(path: str) -> str:
@@ -147,7 +148,7 @@ def escape_pattern(path: str) -> str:
 def matched_paths(pattern: str) -> list[str]:
     """The paths Beam's `match` finds for `pattern`. A local relative one is matched from './' and
     its paths given back as relative as it was: Beam lists nothing for '*.txt' or 'lk[[]1]/*'."""
-    here = "://" not in pattern and not os.path.isabs(pattern) and not pattern.startswith("./")
+    here = is_local(pattern) and not os.path.isabs(pattern) and not pattern.startswith("./")
     with warnings.catch_warnings():  # Python's re warns of a 'possible nested set' at escape_pattern's '[[]'
         warnings.simplefilter("ignore", FutureWarning)
         found = [m.path for m in FileSystems.match([f"./{pattern}" if here else pattern])[0].metadata_list]
@@ -204,7 +205,7 @@ class ParseFile(beam.DoFn):
 def read_bytes(path: str, max_bytes: int) -> bytes:
     """The file's content, gunzipped when it is gzip (by its magic bytes, whatever its name);
     a file named .gz that is not gzip is not what its name says, and a reject."""
-    if "://" not in path and os.path.exists(path) and not os.path.isfile(path):  # opening a FIFO blocks
+    if is_local(path) and os.path.exists(path) and not os.path.isfile(path):  # opening a FIFO blocks
         raise InputError("not a regular file (a named pipe, socket or device)")
     try:
         with FileSystems.open(path, compression_type="uncompressed") as handle:

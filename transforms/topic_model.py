@@ -32,6 +32,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from pipeline.paths import is_local
+
 MODELS = Path(__file__).parent / "models"
 DEFAULT_ARTEFACT = MODELS / "topics-v2.json"
 OTHER = "other"
@@ -54,7 +56,7 @@ def _read(path: str | None, suffix: str) -> bytes:
     None is the packaged artefact."""
     if path is None:
         return DEFAULT_ARTEFACT.with_suffix(suffix).read_bytes()
-    if "://" not in path:
+    if is_local(path):
         return Path(artefact_file(path, suffix)).read_bytes()
     from apache_beam.io.filesystems import FileSystems  # imported here: a local model needs only numpy
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from pipeline.lake import require_lake
+from pipeline.paths import is_local
 
 HELP = "verify a lake: manifests, files, schemas and per-source ledgers"
 DESCRIPTION = """\
@@ -30,7 +31,7 @@ def main(args, _extra) -> int:
     from pipeline.check import check_lake
     from pipeline.commit import lake_lock, recover
 
-    if "://" not in args.output:  # an object store has no folders to look for
+    if is_local(args.output):  # an object store has no folders to look for
         require_lake(args.output)
     if args.repair:
         with lake_lock(args.output):

@@ -12,6 +12,7 @@ from datetime import timedelta
 from pipeline.commands.durations import duration, duration_text
 from pipeline.logs import LOG
 from pipeline.options import Settings
+from pipeline.paths import is_local
 
 ONE_DAY = timedelta(days=1)
 HELP = "ingest files and feeds into a Parquet lake"
@@ -98,7 +99,7 @@ def main(args, beam_args: list[str]) -> int:
     if not args.inputs and not args.feeds:
         raise ValueError("nothing to read: give INPUT files or --feeds")
     for given in args.inputs:
-        if "://" not in given and not glob.has_magic(given) and not os.path.lexists(given):  # a broken link: a reject
+        if is_local(given) and not glob.has_magic(given) and not os.path.lexists(given):  # a broken link: a reject
             raise ValueError(f"input '{given}' does not exist")
     check_feed_lists(args.feeds)
     if args.streaming:
@@ -186,7 +187,7 @@ def beam_parser() -> argparse.ArgumentParser:
 
 def check_feed_lists(feeds: list[str]) -> None:
     for given in feeds:
-        if "://" not in given and not os.path.exists(given):
+        if is_local(given) and not os.path.exists(given):
             raise ValueError(f"feed list '{given}' does not exist (a feed URL starts with http:// or https://)")
 
 
@@ -199,7 +200,7 @@ def settings_from(args, **more) -> Settings:
     if args.write_shards < 1:
         raise ValueError(f"--write-shards is a number of files, 1 or more, not {args.write_shards}")
     topic_model = args.topic_model
-    if topic_model and "://" not in topic_model:  # the workers may not share this folder: an absolute path
+    if topic_model and is_local(topic_model):  # the workers may not share this folder: an absolute path
         from transforms.topic_model import artefact_file  # imported here: it loads numpy
 
         topic_model = os.path.abspath(topic_model)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from pipeline.commands.durations import duration_text
 from pipeline.lake import require_lake
+from pipeline.paths import is_local
 from pipeline.query_cli import aligned_table, plural
 
 if TYPE_CHECKING:
@@ -42,11 +43,10 @@ def main(args, _extra) -> int:
     from transforms.signature_store import signature_folder
     from transforms.story_memory import memory_folder
 
-    if "://" in args.output:
-        if not FileSystems.exists(args.output):
-            raise ValueError(f"'{args.output}' does not exist")
-    else:
+    if is_local(args.output):
         require_lake(args.output)
+    elif not FileSystems.exists(args.output):
+        raise ValueError(f"'{args.output}' does not exist")
     feeds = [state for _, state in read_feed_states(args.output)]
     files, signatures = remembered_rows(signature_folder(args.output))
     story_files, story_articles = remembered_rows(memory_folder(args.output))
