@@ -25,7 +25,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from pipeline.layout import RUNS, STAGING
 from pipeline.logs import LOG
-from pipeline.paths import is_local
+from transforms.paths import is_local
 
 COMMIT_FILE = "COMMIT.json"
 LOCK_FILE = ".newsbeam.lock"

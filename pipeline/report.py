@@ -15,9 +15,9 @@ from datetime import date, datetime, timedelta, timezone
 from html import escape
 
 from pipeline.lake import Lake
-from pipeline.paths import is_local
 from pipeline.query_cli import plural
 from pipeline.svg_charts import colour, heatmap, horizontal_bars, stacked_columns
+from transforms.paths import is_local
 
 RUN_OUTCOMES = {"kept": "#59a14f", "duplicates": "#f28e2b", "rejected": "#e15759"}
 # The width of a column of the topics-over-time chart: a day for up to 45 days, then a week for

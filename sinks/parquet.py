@@ -27,7 +27,7 @@ from apache_beam.metrics import Metrics
 from apache_beam.transforms.window import GlobalWindows
 
 from pipeline.layout import partition_folder
-from pipeline.paths import is_local
+from transforms.paths import is_local
 from transforms.stage_time import StageTime
 
 TEMPORARY_SUFFIX = ".parquet.tmp"

@@ -93,3 +93,15 @@ def test_bench_dedupe_scaling_counts_every_article(bench_run):
     for point in (small, large):
         assert point["counts"]["kept"] + point["counts"].get("duplicates", 0) == point["docs"]
     assert large["counts"]["duplicates"] > 0
+
+
+def test_every_bench_script_starts_as_the_docs_run_it():
+    # `python bench/X.py` puts bench/ first on the path, where bench/pipeline.py would stand in for
+    # the pipeline package if a script imported it before the repository's root.
+    scripts = sorted(path for path in (REPO / "bench").glob("*.py") if '__name__ == "__main__"' in path.read_text())
+    started = {path.name: subprocess.Popen([sys.executable, str(path.relative_to(REPO)), "--help"], cwd=REPO,
+                                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+               for path in scripts}
+    failed = {name: run.communicate(timeout=300)[1].strip().splitlines()[-1:] for name, run in started.items()}
+    assert len(scripts) >= 15
+    assert {name: error for name, error in failed.items() if started[name].returncode} == {}

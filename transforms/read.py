@@ -20,8 +20,8 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
 from pipeline.options import Settings
-from pipeline.paths import is_local
 from transforms.formats import BadItem, parse_file
+from transforms.paths import is_local
 from transforms.progress import Progress
 from transforms.read_feeds import ReadFeeds
 from transforms.rejects import REJECTS, InputError, reject

@@ -32,7 +32,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from pipeline.paths import is_local
+from transforms.paths import is_local
 
 MODELS = Path(__file__).parent / "models"
 DEFAULT_ARTEFACT = MODELS / "topics-v2.json"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from pipeline.lake import require_lake
-from pipeline.paths import is_local
+from transforms.paths import is_local
 
 HELP = "verify a lake: manifests, files, schemas and per-source ledgers"
 DESCRIPTION = """\

@@ -12,7 +12,7 @@ from datetime import timedelta
 from pipeline.commands.durations import duration, duration_text
 from pipeline.logs import LOG
 from pipeline.options import Settings
-from pipeline.paths import is_local
+from transforms.paths import is_local
 
 ONE_DAY = timedelta(days=1)
 HELP = "ingest files and feeds into a Parquet lake"

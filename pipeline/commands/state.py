@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 
 from pipeline.commands.durations import duration_text
 from pipeline.lake import require_lake
-from pipeline.paths import is_local
 from pipeline.query_cli import aligned_table, plural
+from transforms.paths import is_local
 
 if TYPE_CHECKING:
     from pipeline.state import FeedState
