@@ -6,6 +6,7 @@ import gzip
 import json
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import pyarrow.dataset as ds
 import pytest
@@ -98,10 +99,14 @@ def test_bench_dedupe_scaling_counts_every_article(bench_run):
 def test_every_bench_script_starts_as_the_docs_run_it():
     # `python bench/X.py` puts bench/ first on the path, where bench/pipeline.py would stand in for
     # the pipeline package if a script imported it before the repository's root.
-    scripts = sorted(path for path in (REPO / "bench").glob("*.py") if '__name__ == "__main__"' in path.read_text())
-    started = {path.name: subprocess.Popen([sys.executable, str(path.relative_to(REPO)), "--help"], cwd=REPO,
-                                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-               for path in scripts}
-    failed = {name: run.communicate(timeout=300)[1].strip().splitlines()[-1:] for name, run in started.items()}
+    scripts = sorted(path.relative_to(REPO) for path in (REPO / "bench").glob("*.py")
+                     if '__name__ == "__main__"' in path.read_text())
+
+    def start(script):
+        return subprocess.run([sys.executable, str(script), "--help"], cwd=REPO, capture_output=True, text=True,
+                              timeout=300)
+
+    with ThreadPoolExecutor(4) as pool:
+        runs = dict(zip(scripts, pool.map(start, scripts)))
     assert len(scripts) >= 15
-    assert {name: error for name, error in failed.items() if started[name].returncode} == {}
+    assert {str(script): run.stderr.strip().splitlines()[-1:] for script, run in runs.items() if run.returncode} == {}
