@@ -102,11 +102,11 @@ def test_every_bench_script_starts_as_the_docs_run_it():
     scripts = sorted(path.relative_to(REPO) for path in (REPO / "bench").glob("*.py")
                      if '__name__ == "__main__"' in path.read_text())
 
-    def start(script):
+    def run_with_help(script):
         return subprocess.run([sys.executable, str(script), "--help"], cwd=REPO, capture_output=True, text=True,
                               timeout=300)
 
     with ThreadPoolExecutor(4) as pool:
-        runs = dict(zip(scripts, pool.map(start, scripts)))
+        runs = dict(zip(scripts, pool.map(run_with_help, scripts)))
     assert len(scripts) >= 15
     assert {str(script): run.stderr.strip().splitlines()[-1:] for script, run in runs.items() if run.returncode} == {}
