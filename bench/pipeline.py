@@ -1,6 +1,6 @@
 """How fast `newsbeam run` is, stage by stage, against the floor of the same work in bare loops.
 
-    python bench/pipeline.py --docs 2000 [--corpus DIR] [--dedupe-docs 1000] [--repeat N] [--keep DIR]
+    python bench/pipeline.py --docs 2000 [--corpus DIR] [--dedupe-docs 1000] [--repeat N] [--paired N] [--keep DIR]
 
 Makes a corpus (bench/corpus.py: HTML pages and JSONL lines, a fifth of them copies) or takes
 one, then, back to back on the same documents:
@@ -14,7 +14,11 @@ one, then, back to back on the same documents:
 Every command runs in its own processes; wall and CPU time and peak memory are those of the
 whole process tree (sampled from /proc). On a shared machine the wall clock mostly measures the
 other jobs: read the CPU figures, and --repeat 2 or 3 keeps each command's run with the least CPU
-time. Prints one table; --json also writes the figures.
+time. The host's speed also drifts between commands, by more than the targets' margins, so
+--paired N runs `newsbeam run` with 1 worker and the bare loops in 1 process at the same time, N
+times, each pinned to a core of its own and the cores swapped every time: both see the same
+spells of the host, and the ratio of their CPU times is the one worker's overhead without the
+drift. Prints one table; --json also writes the figures.
 """
 
 from __future__ import annotations
@@ -25,9 +29,11 @@ import json
 import os
 import platform
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pyarrow.dataset as ds
@@ -46,10 +52,12 @@ FLOOR_OF_STAGE = {"read": "read", "clean": "extract", "dedupe": "minhash", "enti
 MB = 2**20
 
 
-def measured(command: list[str]) -> tuple[Usage, str]:
-    """Run a command to its end; returns its usage and what it printed (stdout and stderr)."""
+def measured(command: list[str], core: int | None = None) -> tuple[Usage, str]:
+    """Run a command to its end (with `core`, it and every process it starts on that core only);
+    returns its usage and what it printed (stdout and stderr)."""
+    pin = None if core is None else (lambda: os.sched_setaffinity(0, {core}))
     with tempfile.TemporaryFile("w+") as log:
-        usage = run_measured(command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+        usage = run_measured(command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, preexec_fn=pin)
         log.seek(0)
         text = log.read()
     if usage.returncode:
@@ -65,11 +73,11 @@ def least_cpu(best: dict | None, new: dict) -> dict:
     return new if best is None or new["usage"].cpu_seconds < best["usage"].cpu_seconds else best
 
 
-def run_newsbeam(corpus: Path, lake: Path, workers: int) -> dict:
+def run_newsbeam(corpus: Path, lake: Path, workers: int, core: int | None = None) -> dict:
     shutil.rmtree(lake, ignore_errors=True)  # a lake of its own for each run
     command = [sys.executable, "-m", "pipeline.cli", "run", *input_paths(corpus), "--output", str(lake),
                *WORKER_ARGS[workers]]
-    usage, _ = measured(command)
+    usage, _ = measured(command, core)
     [manifest_path] = (lake / "_runs").glob("*.json")
     manifest = json.loads(manifest_path.read_text())
     stages = {stage: manifest["metrics"].get(stage, {}).get("msecs", 0) / 1000 for stage in STAGES}
@@ -79,11 +87,40 @@ def run_newsbeam(corpus: Path, lake: Path, workers: int) -> dict:
     return {"usage": usage, "counts": manifest["counts"], "stages": stages, "kept_ids": str(kept_ids)}
 
 
-def run_bare_loops(corpus: Path, workers: int, tag_only: str) -> dict:
+def run_bare_loops(corpus: Path, workers: int, tag_only: str, core: int | None = None) -> dict:
     """The bare loops, tagging the articles the run kept."""
     usage, text = measured([sys.executable, str(BENCH / "bare_loops.py"), str(corpus), "--workers", str(workers),
-                            "--tag-only", tag_only])
+                            "--tag-only", tag_only], core)
     return {**last_json(text), "usage": usage}
+
+
+def run_paired(corpus: Path, lake: Path, tag_only: str, rounds: int) -> list[dict]:
+    """`newsbeam run` with 1 worker and the bare loops in 1 process, at the same time, each on a
+    core of its own, the cores swapped each round: {"cores", "run", "floor"} per round."""
+    first, second = sorted(os.sched_getaffinity(0))[:2]
+    paired = []
+    for round_number in range(rounds):
+        cores = (first, second) if round_number % 2 == 0 else (second, first)
+        with ThreadPoolExecutor(2) as pool:
+            run = pool.submit(run_newsbeam, corpus, lake, 1, cores[0])
+            floor = pool.submit(run_bare_loops, corpus, 1, tag_only, cores[1])
+            paired.append({"cores": cores, "run": run.result(), "floor": floor.result()})
+    return paired
+
+
+def paired_lines(paired: list[dict]) -> list[str]:
+    lines = ["", "Paired: newsbeam run (1 worker) and the bare loops (1 process) at the same time, each on its",
+             "own core, the cores swapped each round; CPU seconds",
+             f"{'round':>7}{'cores':>9}{'newsbeam run':>14}{'the loops only':>16}{'ratio':>8}"]
+    ratios = []
+    for number, pair in enumerate(paired, 1):
+        run_cpu, floor_cpu = pair["run"]["usage"].cpu_seconds, pair["floor"]["cpu"]
+        ratios.append(run_cpu / floor_cpu)
+        lines.append(f"{number:>7}{'%d / %d' % tuple(pair['cores']):>9}{run_cpu:>14.1f}{floor_cpu:>16.1f}"
+                     f"{ratios[-1]:>8.2f}")
+    lines.append(f"  newsbeam run / the loops only, 1 worker, over the {len(ratios)} rounds: "
+                 f"{statistics.geometric_mean(ratios):.2f} (geometric mean; target at most 1.25)")
+    return lines
 
 
 def dedupe_scaling(docs: int) -> dict:
@@ -200,10 +237,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", default="1,2", help="worker counts to run (default 1,2)")
     parser.add_argument("--repeat", type=int, default=1,
                         help="run each command this many times and keep the run with the least CPU time (default 1)")
+    parser.add_argument("--paired", type=int, default=0, metavar="N",
+                        help="then N rounds of newsbeam run (1 worker) and the bare loops (1 process) at the same "
+                             "time, each on a core of its own, the cores swapped each round (default 0: none; "
+                             "needs 2 cores and 1 in --workers)")
     parser.add_argument("--keep", type=Path, help="keep the corpus and the lakes in this folder")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args(argv)
     workers = [int(w) for w in args.workers.split(",")]
+    if args.paired and (1 not in workers or len(os.sched_getaffinity(0)) < 2):
+        parser.error("--paired needs 1 in --workers and at least 2 cores")
 
     with tempfile.TemporaryDirectory() as temporary:
         work = args.keep or Path(temporary)
@@ -223,10 +266,12 @@ def main(argv: list[str] | None = None) -> int:
                 run = run_newsbeam(corpus, work / f"lake-{count}w", count)
                 runs[count] = least_cpu(runs.get(count), run)
                 floors[count] = least_cpu(floors.get(count), run_bare_loops(corpus, count, run["kept_ids"]))
+        paired = run_paired(corpus, work / "lake-paired", runs[1]["kept_ids"], args.paired) if args.paired else []
         scaling = [dedupe_scaling(n) for n in (args.dedupe_docs, 10 * args.dedupe_docs)] if args.dedupe_docs else []
-        print(table(corpus_line, runs, floors, scaling, before, machine(), args.repeat))
+        print(table(corpus_line, runs, floors, scaling, before, machine(), args.repeat)
+              + ("\n" + "\n".join(paired_lines(paired)) if paired else ""))
         if args.json:
-            args.json.write_text(json.dumps({"runs": runs, "floors": floors, "scaling": scaling},
+            args.json.write_text(json.dumps({"runs": runs, "floors": floors, "paired": paired, "scaling": scaling},
                                             default=lambda o: o.__dict__, indent=2))
     return 0
 

@@ -59,9 +59,8 @@ def _tree(root: int) -> dict[int, tuple[float, int]]:
 
 def run_measured(command: list[str], every_seconds: float = 0.2, **popen) -> Usage:
     """Run `command` to its end, sampling its process tree; CPU time of a process is its last
-    sample (or, for the command itself and the children it waited for, getrusage's exact figure)."""
+    sample (or, for the command itself and the children it waited for, wait4's exact figure)."""
     started = time.monotonic()
-    before = os.times()
     process = subprocess.Popen(command, **popen)
     peak, cpu_by_pid = 0, {}
     done = threading.Event()
@@ -77,12 +76,14 @@ def run_measured(command: list[str], every_seconds: float = 0.2, **popen) -> Usa
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    returncode = process.wait()
+    # wait4's figures are this command's and its waited-for descendants', whatever else this
+    # process runs at the same time (bench/pipeline.py --paired runs two commands at once)
+    _, status, rusage = os.wait4(process.pid, 0)
+    process.returncode = returncode = os.waitstatus_to_exitcode(status)
     done.set()
     sampler.join()
-    after = os.times()
-    waited = (after.children_user - before.children_user) + (after.children_system - before.children_system)
-    # getrusage covers the command and the descendants it waited for; sampled figures the rest
+    waited = rusage.ru_utime + rusage.ru_stime
+    # wait4 covers the command and the descendants it waited for; sampled figures the rest
     sampled_others = sum(cpu for pid, cpu in cpu_by_pid.items() if pid != process.pid)
     cpu = max(waited, cpu_by_pid.get(process.pid, 0.0) + sampled_others)
     busiest = max(cpu_by_pid.values(), default=cpu)

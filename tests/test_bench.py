@@ -57,8 +57,8 @@ def test_copies_are_copies():
 def bench_run(tmp_path_factory):
     work = tmp_path_factory.mktemp("bench")
     run = subprocess.run(
-        [sys.executable, "bench/pipeline.py", "--docs", "60", "--dedupe-docs", "20", "--keep", str(work),
-         "--json", str(work / "figures.json")],
+        [sys.executable, "bench/pipeline.py", "--docs", "60", "--dedupe-docs", "20", "--paired", "2",
+         "--keep", str(work), "--json", str(work / "figures.json")],
         cwd=REPO, capture_output=True, text=True, timeout=1200)
     assert run.returncode == 0, run.stdout + run.stderr
     return run.stdout, json.loads((work / "figures.json").read_text()), work
@@ -85,6 +85,19 @@ def test_bench_reports_both_worker_counts_and_the_floor(bench_run):
     for heading in ("newsbeam run", "bare loops, whole processes", "bare loops, the loops only", "Ratios",
                     "2 workers against 1", "entities", "the rest", "Dedupe alone"):
         assert heading in printed
+
+
+def test_bench_pairs_one_worker_with_the_bare_loops_on_swapped_cores(bench_run):
+    printed, figures, _ = bench_run
+    first, second = figures["paired"]
+    assert first["cores"] == second["cores"][::-1] and len(set(first["cores"])) == 2
+    kept = figures["runs"]["1"]["counts"]["kept"]
+    for pair in (first, second):
+        assert pair["run"]["counts"]["kept"] == pair["floor"]["tagged"] == kept
+        # each command's own CPU time, not the other's it ran beside: at most its wall time on one core
+        for usage in (pair["run"]["usage"], pair["floor"]["usage"]):
+            assert 0 < usage["cpu_seconds"] <= usage["wall_seconds"] * 1.05 + 0.2
+    assert "newsbeam run / the loops only, 1 worker, over the 2 rounds" in printed
 
 
 def test_bench_dedupe_scaling_counts_every_article(bench_run):
